@@ -21,7 +21,7 @@ help:
 	@echo "make demo   set up, then run the trained agent on the simulated arm"
 	@echo "make test   set up, then run every test (unit, linters, DDS, simulator)"
 
-$(VENV)/.installed: requirements.txt scripts/check_prereqs.sh
+$(VENV)/.installed: requirements.txt requirements-python.txt scripts/check_prereqs.sh
 	@PYTHON=$(PYTHON) scripts/check_prereqs.sh
 	@test -x $(VPY) || $(PYTHON) -m venv $(VENV)
 	$(VPY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
