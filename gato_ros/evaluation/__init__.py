@@ -1,0 +1,1 @@
+"""Closed-loop evaluation on the simulated arms: episode driver (ROS) and reports (ROS-free)."""

@@ -1,0 +1,171 @@
+"""Evaluation reports: Gato's expert-normalized score, aggregation, table, JSON and plot.
+
+ROS-free: the episode driver hands over plain records. The normalized score follows Gato:
+0 is the random policy, 1 the task's expert, ``(success - random) / (expert - random)``.
+"""
+
+from dataclasses import asdict, dataclass
+import json
+from pathlib import Path
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class EpisodeRecord:
+    """The outcome of one closed-loop episode.
+
+    Attributes:
+        task: task name.
+        seed: randomization seed of the episode.
+        success: whether the task's success check held during the episode.
+        duration_s: simulated episode time until success or timeout (s).
+        commands: motion commands the agent published during the episode.
+    """
+
+    task: str
+    seed: int
+    success: bool
+    duration_s: float
+    commands: int
+
+
+def normalized_score(success_rate, expert_rate, random_rate):
+    """Return Gato's expert-normalized score.
+
+    Args:
+        success_rate: the evaluated policy's success rate in [0, 1].
+        expert_rate: the expert's success rate on the same task.
+        random_rate: the random policy's success rate on the same task.
+
+    Returns:
+        float or None: ``(success - random) / (expert - random)``; None when the expert is no
+        better than random (the score is undefined).
+    """
+    if expert_rate is None or random_rate is None or expert_rate <= random_rate:
+        return None
+    return (success_rate - random_rate) / (expert_rate - random_rate)
+
+
+def _baseline(baselines, arm, task, policy):
+    return baselines.get(arm, {}).get(task, {}).get(policy)
+
+
+def build_report(arm, policy, records, baselines, timing):
+    """Aggregate episode records into the evaluation report.
+
+    Args:
+        arm: simulated arm name.
+        policy: what was evaluated ('checkpoint:<path>', 'expert' or 'random').
+        records: list of :class:`EpisodeRecord`.
+        baselines: ``{arm: {task: {'expert': rate, 'random': rate}}}`` success rates.
+        timing: ``{'control_hz': float, 'latency_ms_p50': float, 'latency_ms_p99': float}``
+            measured by the inference node.
+
+    Returns:
+        dict: JSON-ready report with per-task and overall figures.
+    """
+    tasks = {}
+    for task in sorted({r.task for r in records}):
+        runs = [r for r in records if r.task == task]
+        rate = float(np.mean([r.success for r in runs]))
+        expert = _baseline(baselines, arm, task, 'expert')
+        random_rate = _baseline(baselines, arm, task, 'random')
+        tasks[task] = {
+            'episodes': len(runs), 'success_rate': rate,
+            'expert_success_rate': expert, 'random_success_rate': random_rate,
+            'normalized_score': normalized_score(rate, expert, random_rate),
+            'mean_duration_s': float(np.mean([r.duration_s for r in runs])),
+        }
+    scores = [t['normalized_score'] for t in tasks.values() if t['normalized_score'] is not None]
+    return {
+        'arm': arm, 'policy': policy, 'tasks': tasks,
+        'overall': {
+            'success_rate': float(np.mean([r.success for r in records])) if records else 0.0,
+            'normalized_score': float(np.mean(scores)) if scores else None,
+            **timing,
+        },
+        'episodes': [asdict(r) for r in records],
+    }
+
+
+def _fmt(value, pattern):
+    return '-' if value is None else pattern.format(value)
+
+
+def format_table(report):
+    """Render a report as a short text table (task, success, expert, score, Hz, latency).
+
+    Args:
+        report: a report from :func:`build_report`.
+
+    Returns:
+        str: the table.
+    """
+    overall = report['overall']
+    lines = [f'{report["arm"]} | {report["policy"]}',
+             f'{"task":<14}{"success":>9}{"expert":>8}{"random":>8}{"score":>7}'
+             f'{"Hz":>7}{"p50 ms":>8}{"p99 ms":>8}']
+    rows = [(name, t) for name, t in report['tasks'].items()] + [('overall', {
+        'success_rate': overall['success_rate'], 'expert_success_rate': None,
+        'random_success_rate': None, 'normalized_score': overall['normalized_score']})]
+    for name, t in rows:
+        lines.append(
+            f'{name:<14}{t["success_rate"]:>9.0%}{_fmt(t["expert_success_rate"], "{:.0%}"):>8}'
+            f'{_fmt(t["random_success_rate"], "{:.0%}"):>8}'
+            f'{_fmt(t["normalized_score"], "{:.2f}"):>7}'
+            f'{_fmt(overall.get("control_hz"), "{:.1f}"):>7}'
+            f'{_fmt(overall.get("latency_ms_p50"), "{:.0f}"):>8}'
+            f'{_fmt(overall.get("latency_ms_p99"), "{:.0f}"):>8}')
+    return '\n'.join(lines)
+
+
+def write_report(report, path):
+    """Write a report as indented JSON, creating the folder.
+
+    Args:
+        report: a report from :func:`build_report`.
+        path: destination ``.json`` file.
+
+    Returns:
+        pathlib.Path: the written file.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2) + '\n', encoding='utf-8')
+    return path
+
+
+def plot_report(report, path):
+    """Plot per-task success of the policy against the expert and random baselines.
+
+    Args:
+        report: a report from :func:`build_report`.
+        path: destination image file (PNG).
+
+    Returns:
+        pathlib.Path: the written file.
+    """
+    import matplotlib
+    matplotlib.use('Agg')
+    from matplotlib import pyplot
+
+    names = list(report['tasks'])
+    x = np.arange(len(names))
+    series = [('policy', 'success_rate'), ('expert', 'expert_success_rate'),
+              ('random', 'random_success_rate')]
+    figure, axes = pyplot.subplots(figsize=(1.6 * len(names) + 2.5, 3.5))
+    for i, (label, field) in enumerate(series):
+        values = [report['tasks'][n][field] or 0.0 for n in names]
+        axes.bar(x + (i - 1) * 0.27, values, width=0.27, label=label)
+    axes.set_xticks(x, names, rotation=20)
+    axes.set_ylim(0.0, 1.05)
+    axes.set_ylabel('success rate')
+    axes.set_title(f'{report["arm"]}: {report["policy"]}')
+    axes.legend(loc='upper right', fontsize='small')
+    figure.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=100)
+    pyplot.close(figure)
+    return path

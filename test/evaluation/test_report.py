@@ -1,0 +1,56 @@
+"""Expert-normalized scores, aggregation and rendering of evaluation reports."""
+
+import json
+
+from gato_ros.evaluation.report import (
+    build_report, EpisodeRecord, format_table, normalized_score, plot_report, write_report)
+import pytest
+
+BASELINES = {'panda': {'reach_target': {'expert': 1.0, 'random': 0.0},
+                       'push_block': {'expert': 0.9, 'random': 0.1}}}
+TIMING = {'control_hz': 9.8, 'latency_ms_p50': 40.0, 'latency_ms_p99': 55.0}
+
+
+def _records():
+    return ([EpisodeRecord('reach_target', s, s < 3, 4.0, 40) for s in range(4)]
+            + [EpisodeRecord('push_block', s, s == 0, 10.0, 100) for s in range(2)])
+
+
+@pytest.mark.parametrize('success, expert, random_rate, expected', [
+    (1.0, 1.0, 0.0, 1.0), (0.0, 1.0, 0.0, 0.0), (0.5, 0.9, 0.1, 0.5), (0.05, 0.9, 0.1, -0.0625),
+    (0.5, 0.2, 0.2, None), (0.5, None, 0.0, None)])
+def test_normalized_score_is_zero_at_random_and_one_at_expert(
+        success, expert, random_rate, expected):
+    """The score is linear between the random (0) and expert (1) success rates."""
+    assert normalized_score(success, expert, random_rate) == pytest.approx(expected)
+
+
+def test_report_aggregates_per_task_and_overall():
+    """Per-task rates, scores and the overall mean come from the records and baselines."""
+    report = build_report('panda', 'checkpoint:x', _records(), BASELINES, TIMING)
+    reach, push = report['tasks']['reach_target'], report['tasks']['push_block']
+    assert (reach['episodes'], reach['success_rate'], reach['normalized_score']) == (4, 0.75, 0.75)
+    assert push['success_rate'] == 0.5
+    assert push['normalized_score'] == pytest.approx(0.5)
+    assert report['overall']['success_rate'] == pytest.approx(4 / 6)
+    assert report['overall']['normalized_score'] == pytest.approx(0.625)
+    assert report['overall']['latency_ms_p99'] == 55.0
+
+
+def test_missing_baselines_leave_the_score_undefined():
+    """Without a baseline for a task its score is None and the overall mean skips it."""
+    report = build_report('ur5e', 'random', _records(), BASELINES, TIMING)
+    assert report['tasks']['reach_target']['normalized_score'] is None
+    assert report['overall']['normalized_score'] is None
+    assert '-' in format_table(report)
+
+
+def test_table_json_and_plot_are_written(tmp_path):
+    """The table names every task; JSON round-trips; the plot is a PNG file."""
+    report = build_report('panda', 'checkpoint:x', _records(), BASELINES, TIMING)
+    table = format_table(report)
+    assert 'reach_target' in table and 'push_block' in table and '75%' in table
+    path = write_report(report, tmp_path / 'out' / 'report.json')
+    assert json.loads(path.read_text()) == report
+    png = plot_report(report, tmp_path / 'plot.png')
+    assert png.read_bytes()[:4] == b'\x89PNG'
