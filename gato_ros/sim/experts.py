@@ -1,0 +1,564 @@
+"""Scripted experts for the table-top tasks, and the action convention they share with policies.
+
+Action convention (the same for experts, learned policies and the ROS trajectory path): a
+float32 vector with one position delta per arm joint (rad, to be reached one control period
+from now, relative to the measured position) followed by a gripper command in [0, 1]
+(1 open, 0 closed). ``apply_action`` executes one.
+
+Experts read privileged simulator state (object poses) and move the tool centre point with
+damped least-squares inverse kinematics on the MuJoCo site Jacobian, one linearisation per
+control step, so the loop is closed through the measured joint positions. Grasps are
+top-down, the fingers closing along a block face.
+"""
+
+from dataclasses import dataclass
+
+from gato_ros.sim.tasks import BLOCK_HALF_SIZE_M, PickPlace, PressButton
+import numpy as np
+
+GRIPPER_OPEN = 1.0
+GRIPPER_CLOSED = 0.0
+
+
+def action_targets(sim, action, control_period_s: float) -> np.ndarray:
+    """Turn an action into joint targets: measured position plus the delta, made feasible.
+
+    The delta is clamped to what the joint's velocity limit allows in one period, the result
+    to the joint limits. The gripper command is clamped to [0, 1], scaled to the finger range
+    and then limited to one period of finger travel from the measured opening.
+
+    Args:
+        sim: the ArmSim the action is for.
+        action: (n_arm_joints + 1,) action as described in the module docstring.
+        control_period_s: the control period in seconds.
+
+    Returns:
+        (n_arm_joints + 1,) float64 joint targets in ArmSim.joint_names order.
+
+    Raises:
+        ValueError: if the action has the wrong shape or non-finite values, or the period is
+            not positive.
+
+    """
+    arm = sim.arm
+    action = np.asarray(action, dtype=np.float64)
+    if action.shape != (len(arm.joint_names),):
+        raise ValueError(
+            f'expected an action of {arm.n_arm_joints} joint deltas + 1 gripper command, '
+            f'got shape {action.shape}')
+    if not np.all(np.isfinite(action)):
+        raise ValueError(f'action must be finite, got {action}')
+    if not control_period_s > 0.0:
+        raise ValueError(f'control_period_s must be > 0, got {control_period_s}')
+    max_delta = np.array(arm.max_velocities) * control_period_s
+    measured = sim.joint_positions()
+    requested = np.append(measured[:-1] + action[:-1],
+                          np.clip(action[-1], 0.0, 1.0) * arm.upper_limits[-1])
+    targets = np.clip(requested, measured - max_delta, measured + max_delta)
+    return np.clip(targets, arm.lower_limits, arm.upper_limits)
+
+
+def apply_action(sim, action, control_period_s: float, interpolation_dt_s: float = 0.01) -> None:
+    """Execute one action over one control period and advance the simulation by it.
+
+    Like a joint trajectory controller given one point at time_from_start = period, the arm
+    targets move linearly from the measured position to the action's target, updated every
+    interpolation_dt_s with the ramp's velocity fed forward; the gripper target is set at
+    once.
+
+    Args:
+        sim: the ArmSim to drive.
+        action: (n_arm_joints + 1,) action (see action_targets).
+        control_period_s: the control period in seconds.
+        interpolation_dt_s: how often the interpolated targets are updated.
+
+    Raises:
+        ValueError: on a bad action or period (see action_targets) or a non-positive
+            interpolation_dt_s.
+
+    """
+    if not interpolation_dt_s > 0.0:
+        raise ValueError(f'interpolation_dt_s must be > 0, got {interpolation_dt_s}')
+    start = sim.joint_positions()
+    targets = action_targets(sim, action, control_period_s)
+    velocities = np.append((targets[:-1] - start[:-1]) / control_period_s, 0.0)
+    n_updates = max(1, int(round(control_period_s / interpolation_dt_s)))
+    for k in range(n_updates):
+        # The target of each update is the ramp at the middle of its interval, which the
+        # velocity feed-forward tracks without lead or lag.
+        fraction = (k + 0.5) / n_updates
+        sim.set_joint_targets(np.append(start[:-1] + fraction * (targets[:-1] - start[:-1]),
+                                        targets[-1]), velocities)
+        sim.step(control_period_s / n_updates)
+
+
+@dataclass(frozen=True)
+class ExpertConfig:
+    """Motion limits and tolerances of the scripted experts.
+
+    control_rate_hz must be the rate the expert is run at: it sets how far one action moves.
+    """
+
+    control_rate_hz: float = 10.0
+    max_speed_m_s: float = 0.3
+    max_angular_speed_rad_s: float = 2.0
+    ik_damping: float = 0.02
+    nullspace_gain: float = 0.3
+    hover_height_m: float = 0.1
+    lift_height_m: float = 0.15
+    tolerance_m: float = 0.01
+    fine_tolerance_m: float = 0.004
+    gripper_settle_steps: int = 4
+    waypoint_timeout_steps: int = 40
+
+
+def top_down_rotation(yaw_rad: float) -> np.ndarray:
+    """Return the tool rotation pointing straight down, turned by yaw_rad about world z.
+
+    Args:
+        yaw_rad: angle of the tool x axis from the world x axis.
+
+    Returns:
+        (3, 3) rotation matrix whose columns are the tool axes in the world frame.
+
+    """
+    c, s = np.cos(yaw_rad), np.sin(yaw_rad)
+    return np.array([[c, s, 0.0], [s, -c, 0.0], [0.0, 0.0, -1.0]])
+
+
+def rotation_error(current: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Return the small-angle rotation vector (world frame) taking current towards target.
+
+    Args:
+        current: (3, 3) current rotation.
+        target: (3, 3) target rotation.
+
+    Returns:
+        (3,) axis times sine of the angle, accurate for small errors.
+
+    """
+    return 0.5 * np.sum(np.cross(current.T, target.T), axis=0)
+
+
+def grasp_yaw(sim, body: str) -> float:
+    """Return the tool yaw that closes the fingers across a block's faces, nearest to zero.
+
+    Args:
+        sim: the ArmSim holding the block.
+        body: the block's body name.
+
+    Returns:
+        Yaw in (-pi/4, pi/4]; a cube looks the same every quarter turn.
+
+    """
+    rotation = sim.body_rotation(body)
+    yaw = np.arctan2(rotation[1, 0], rotation[0, 0])
+    return float(np.pi / 4 - np.mod(np.pi / 4 - yaw, np.pi / 2))
+
+
+def ik_delta(sim, position_m, yaw_rad: float, config: ExpertConfig) -> np.ndarray:
+    """Return arm joint deltas moving the tool towards a top-down pose for one control period.
+
+    One damped least-squares step on the tool-site Jacobian, with the Cartesian error clipped
+    to the speed limits; redundant arms also drift towards their home posture in the
+    Jacobian's null space.
+
+    Args:
+        sim: the ArmSim whose arm to move.
+        position_m: (3,) target tool centre point in the world frame.
+        yaw_rad: target tool yaw (see top_down_rotation).
+        config: expert limits.
+
+    Returns:
+        (n_arm_joints,) joint deltas in rad, within the joints' velocity limits.
+
+    """
+    period_s = 1.0 / config.control_rate_hz
+    position_error = np.asarray(position_m, float) - sim.tcp_position()
+    position_error *= min(1.0, config.max_speed_m_s * period_s
+                          / max(np.linalg.norm(position_error), 1e-9))
+    angle_error = rotation_error(sim.tcp_rotation(), top_down_rotation(yaw_rad))
+    angle_error *= min(1.0, config.max_angular_speed_rad_s * period_s
+                       / max(np.linalg.norm(angle_error), 1e-9))
+    jacobian = sim.tcp_jacobian()  # (6, n)
+    n_joints = jacobian.shape[1]
+    damped = jacobian @ jacobian.T + config.ik_damping ** 2 * np.eye(6)
+    pseudo_inverse = jacobian.T @ np.linalg.inv(damped)  # (n, 6)
+    delta = pseudo_inverse @ np.concatenate([position_error, angle_error])
+    if n_joints > 6:
+        home = np.array(sim.arm.home_positions[:-1])
+        posture = config.nullspace_gain * (home - sim.joint_positions()[:-1])
+        delta += (np.eye(n_joints) - pseudo_inverse @ jacobian) @ posture
+    max_delta = np.array(sim.arm.max_velocities[:-1]) * period_s
+    return delta * min(1.0, np.min(max_delta / np.maximum(np.abs(delta), 1e-12)))
+
+
+class ScriptedExpert:
+    """Base of the scripted experts: notices new episodes and builds actions.
+
+    An expert is also a policy function for gato_ros.sim.rollout.run_episode:
+    ``expert(observation, sim) -> action``.
+    """
+
+    def __init__(self, config: ExpertConfig = ExpertConfig()):
+        """Create the expert.
+
+        Args:
+            config: motion limits and tolerances.
+
+        """
+        self.config = config
+        self._episode_id = None
+
+    def __call__(self, observation: dict, sim) -> np.ndarray:
+        """Return the expert action; the observation is unused (experts read the simulator).
+
+        Args:
+            observation: the policy observation (ignored).
+            sim: the ArmSim to act in.
+
+        """
+        return self.act(sim)
+
+    def act(self, sim) -> np.ndarray:
+        """Return the next action for the simulator's current state.
+
+        Args:
+            sim: the ArmSim to act in.
+
+        Returns:
+            float32 (n_arm_joints + 1,) action.
+
+        """
+        if sim.episode_id != self._episode_id:
+            self._episode_id = sim.episode_id
+            self.start(sim)
+        return self.step(sim)
+
+    def start(self, sim) -> None:
+        """Prepare for a new episode (called on its first act).
+
+        Args:
+            sim: the ArmSim, just reset.
+
+        """
+
+    def step(self, sim) -> np.ndarray:
+        """Return the action for the current state of an ongoing episode.
+
+        Args:
+            sim: the ArmSim to act in.
+
+        """
+        raise NotImplementedError
+
+    def move(self, sim, position_m, yaw_rad: float, gripper: float) -> np.ndarray:
+        """Build the action moving the tool towards a top-down pose with a gripper command.
+
+        Args:
+            sim: the ArmSim to act in.
+            position_m: (3,) target tool centre point.
+            yaw_rad: target tool yaw.
+            gripper: gripper command in [0, 1].
+
+        Returns:
+            float32 (n_arm_joints + 1,) action.
+
+        """
+        delta = ik_delta(sim, position_m, yaw_rad, self.config)
+        return np.append(delta, gripper).astype(np.float32)
+
+
+@dataclass
+class Waypoint:
+    """A tool pose to reach, the gripper command on the way, and when to move on.
+
+    When carried names a body, position_m is where that body should go, and the tool target
+    is shifted by the body's offset from the tool (corrects for where the fingers hold it).
+    """
+
+    position_m: np.ndarray
+    yaw_rad: float
+    gripper: float
+    tolerance_m: float
+    settle_steps: int = 0
+    carried: str = None
+
+
+class WaypointExpert(ScriptedExpert):
+    """An expert that visits waypoints planned once at the start of the episode.
+
+    A waypoint is done when the tool has been within tolerance for settle_steps more steps
+    (or after the timeout); after the last one the tool holds its pose.
+    """
+
+    def plan(self, sim) -> list:
+        """Return the episode's waypoints.
+
+        Args:
+            sim: the ArmSim, just reset.
+
+        """
+        raise NotImplementedError
+
+    def start(self, sim) -> None:
+        """Plan the waypoints and restart counting.
+
+        Args:
+            sim: the ArmSim, just reset.
+
+        """
+        self._waypoints = self.plan(sim)
+        self._index = 0
+        self._steps_in_waypoint = 0
+        self._steps_within_tolerance = 0
+
+    def step(self, sim) -> np.ndarray:
+        """Advance through the waypoints and move towards the current one.
+
+        Args:
+            sim: the ArmSim to act in.
+
+        """
+        waypoint = self._waypoints[self._index]
+        target = self._tool_target(sim, waypoint)
+        if np.linalg.norm(target - sim.tcp_position()) < waypoint.tolerance_m:
+            self._steps_within_tolerance += 1
+        self._steps_in_waypoint += 1
+        done = (self._steps_within_tolerance > waypoint.settle_steps
+                or self._steps_in_waypoint > self.config.waypoint_timeout_steps)
+        if done and self._index < len(self._waypoints) - 1:
+            self._index += 1
+            self._steps_in_waypoint = 0
+            self._steps_within_tolerance = 0
+            waypoint = self._waypoints[self._index]
+            target = self._tool_target(sim, waypoint)
+        return self.move(sim, target, waypoint.yaw_rad, waypoint.gripper)
+
+    @staticmethod
+    def _tool_target(sim, waypoint: Waypoint) -> np.ndarray:
+        """Return the tool position a waypoint asks for."""
+        if waypoint.carried is None:
+            return waypoint.position_m
+        return waypoint.position_m + sim.tcp_position() - sim.body_position(waypoint.carried)
+
+    def grasp_waypoints(self, sim, body: str) -> list:
+        """Return waypoints that pick a block from above and lift it.
+
+        Args:
+            sim: the ArmSim holding the block.
+            body: the block's body name.
+
+        """
+        config = self.config
+        block = sim.body_position(body)
+        yaw = grasp_yaw(sim, body)
+        above = block + [0.0, 0.0, config.hover_height_m]
+        return [
+            Waypoint(above, yaw, GRIPPER_OPEN, config.tolerance_m),
+            Waypoint(block, yaw, GRIPPER_OPEN, config.fine_tolerance_m),
+            Waypoint(block, yaw, GRIPPER_CLOSED, config.tolerance_m,
+                     settle_steps=config.gripper_settle_steps),
+            Waypoint(block + [0.0, 0.0, config.lift_height_m], yaw, GRIPPER_CLOSED,
+                     config.tolerance_m),
+        ]
+
+    def place_waypoints(self, body: str, position_m, yaw_rad: float) -> list:
+        """Return waypoints that lower a held block onto position_m, release it and back off.
+
+        Args:
+            body: the held block's body name.
+            position_m: (3,) where the block's centre should end up (just above its support).
+            yaw_rad: tool yaw to keep.
+
+        """
+        config = self.config
+        position_m = np.asarray(position_m, float)
+        above = position_m + [0.0, 0.0, config.hover_height_m]
+        return [
+            Waypoint(above, yaw_rad, GRIPPER_CLOSED, config.tolerance_m, carried=body),
+            Waypoint(position_m, yaw_rad, GRIPPER_CLOSED, config.fine_tolerance_m,
+                     carried=body),
+            Waypoint(position_m, yaw_rad, GRIPPER_OPEN, config.tolerance_m,
+                     settle_steps=config.gripper_settle_steps, carried=body),
+            Waypoint(above, yaw_rad, GRIPPER_OPEN, config.tolerance_m),
+        ]
+
+
+class ReachExpert(WaypointExpert):
+    """Moves the fingertips just above the goal disc."""
+
+    def plan(self, sim) -> list:
+        """Return the single waypoint over the goal disc.
+
+        Args:
+            sim: the ArmSim, just reset.
+
+        """
+        target = sim.body_position('target_0') + [0.0, 0.0, 0.03]
+        return [Waypoint(target, 0.0, GRIPPER_OPEN, self.config.tolerance_m)]
+
+
+class LiftExpert(WaypointExpert):
+    """Grasps the block and lifts it."""
+
+    def plan(self, sim) -> list:
+        """Return the grasp-and-lift waypoints.
+
+        Args:
+            sim: the ArmSim, just reset.
+
+        """
+        return self.grasp_waypoints(sim, 'block')
+
+
+class PickPlaceExpert(WaypointExpert):
+    """Grasps the block, carries it over the tray and drops it in."""
+
+    def plan(self, sim) -> list:
+        """Return grasp, carry and release waypoints.
+
+        Args:
+            sim: the ArmSim, just reset.
+
+        """
+        grasp = self.grasp_waypoints(sim, 'block')
+        release_height_m = (PickPlace.tray_floor_thickness_m + BLOCK_HALF_SIZE_M
+                            + PickPlace.tray_wall_height_m)
+        drop = sim.body_position('tray') + [0.0, 0.0, release_height_m]
+        return grasp + self.place_waypoints('block', drop, grasp[-1].yaw_rad)
+
+
+class StackExpert(WaypointExpert):
+    """Grasps the top block and sets it down centred on the base block."""
+
+    def plan(self, sim) -> list:
+        """Return grasp, carry and release waypoints.
+
+        Args:
+            sim: the ArmSim, just reset.
+
+        """
+        grasp = self.grasp_waypoints(sim, 'block_top')
+        # Released 5 mm above its resting height so it does not hit the base block.
+        on_top = sim.body_position('block_base') + [0.0, 0.0, 2 * BLOCK_HALF_SIZE_M + 0.005]
+        return grasp + self.place_waypoints('block_top', on_top, grasp[-1].yaw_rad)
+
+
+class PressExpert(WaypointExpert):
+    """Closes the gripper and presses the goal button's cap down with the fingertips."""
+
+    def plan(self, sim) -> list:
+        """Return the approach and press waypoints.
+
+        Args:
+            sim: the ArmSim, just reset.
+
+        """
+        config = self.config
+        cap = sim.body_position('button_0_cap')
+        # Fingertips end 5 mm beyond the tool centre point; aim them 5 mm past the cap's full
+        # travel so the arm's compliance and the spring cannot stop it short of pressed.
+        press = cap + [0.0, 0.0, PressButton.cap_height_m / 2.0 - PressButton.travel_m]
+        return [
+            Waypoint(cap + [0.0, 0.0, config.hover_height_m], 0.0, GRIPPER_CLOSED,
+                     config.tolerance_m),
+            Waypoint(press, 0.0, GRIPPER_CLOSED, config.fine_tolerance_m),
+        ]
+
+
+class PushExpert(ScriptedExpert):
+    """Pushes the block towards the zone with the closed fingers, re-approaching if it drifts.
+
+    Phases: 'approach' (hover behind the block, on the far side from the zone), 'descend',
+    'push' (aim through the block towards the zone, recomputed every step) and 'retreat'
+    (rise, then approach again) when the fingers slip off the line behind the block.
+    """
+
+    push_height_m = 0.012
+    behind_m = 0.06
+    contact_m = BLOCK_HALF_SIZE_M + 0.012
+    push_through_m = 0.03
+    max_lateral_offset_m = 0.015
+    goal_tolerance_m = 0.01
+
+    def start(self, sim) -> None:
+        """Begin by approaching the block.
+
+        Args:
+            sim: the ArmSim, just reset.
+
+        """
+        self._phase = 'approach'
+
+    def step(self, sim) -> np.ndarray:
+        """Return the action for the current phase, switching phases on arrival or drift.
+
+        Args:
+            sim: the ArmSim to act in.
+
+        """
+        block = sim.body_position('block')
+        to_goal = sim.body_position('zone')[:2] - block[:2]
+        distance = np.linalg.norm(to_goal)
+        direction = np.append(to_goal / max(distance, 1e-9), 0.0)
+        behind = block - direction * self.behind_m
+        tcp = sim.tcp_position()
+        if self._phase == 'approach':
+            target = behind + [0.0, 0.0, self.config.hover_height_m]
+        elif self._phase == 'descend':
+            target = np.append(behind[:2], self.push_height_m)
+        elif self._phase == 'retreat':
+            target = np.append(tcp[:2], self.config.hover_height_m)
+        else:
+            target = block + direction * (self.push_through_m - self.contact_m)
+            target[2] = self.push_height_m
+            if distance < self.goal_tolerance_m:
+                target = tcp
+        self._phase = self._next_phase(tcp, target, block, direction)
+        return self.move(sim, target, 0.0, GRIPPER_CLOSED)
+
+    def _next_phase(self, tcp, target, block, direction) -> str:
+        """Return the phase for the next step."""
+        reached = np.linalg.norm(target - tcp) < self.config.tolerance_m
+        if self._phase == 'approach' and reached:
+            return 'descend'
+        if self._phase == 'descend' and reached:
+            return 'push'
+        if self._phase == 'retreat' and reached:
+            return 'approach'
+        if self._phase == 'push':
+            offset = (tcp - block)[:2]
+            lateral = abs(offset[0] * direction[1] - offset[1] * direction[0])
+            if lateral > self.max_lateral_offset_m or np.dot(offset, direction[:2]) > 0.0:
+                return 'retreat'
+        return self._phase
+
+
+_EXPERTS = {
+    'reach_target': ReachExpert,
+    'push_block': PushExpert,
+    'lift_block': LiftExpert,
+    'pick_place': PickPlaceExpert,
+    'stack_blocks': StackExpert,
+    'press_button': PressExpert,
+}
+
+
+def make_expert(task_name: str, config: ExpertConfig = ExpertConfig()) -> ScriptedExpert:
+    """Create the scripted expert of a task.
+
+    Args:
+        task_name: a task name from gato_ros.sim.tasks.list_tasks().
+        config: motion limits and tolerances.
+
+    Returns:
+        The expert (also usable as a run_episode policy function).
+
+    Raises:
+        ValueError: if the task has no expert.
+
+    """
+    if task_name not in _EXPERTS:
+        raise ValueError(f'no expert for task {task_name!r}; expected one of {sorted(_EXPERTS)}')
+    return _EXPERTS[task_name](config)

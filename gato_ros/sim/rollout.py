@@ -1,0 +1,101 @@
+"""ROS-free closed-loop episodes: observe, ask a policy for an action, execute it, repeat.
+
+A policy function is ``policy_fn(observation, sim) -> action``: observation is
+``ArmSim.observation()`` and action follows the convention of ``gato_ros.sim.experts``.
+Learned policies use the observation (and ``sim.instruction``); scripted experts read the
+simulator.
+"""
+
+from dataclasses import dataclass, field
+
+from gato_ros.sim.experts import apply_action
+import numpy as np
+
+
+@dataclass
+class EpisodeResult:
+    """What happened in one episode; observations and actions only when recorded."""
+
+    success: bool
+    steps: int
+    sim_time_s: float
+    unstable: bool
+    instruction: str
+    observations: list = field(default_factory=list)
+    actions: list = field(default_factory=list)
+
+    @property
+    def frames(self) -> list:
+        """Return the recorded camera images, one per step."""
+        return [observation['image'] for observation in self.observations]
+
+
+def run_episode(sim, policy_fn, task, seed: int, control_rate_hz: float = 10.0,
+                max_steps: int = None, record: bool = False,
+                include_images: bool = True) -> EpisodeResult:
+    """Reset the simulator and run one episode until success, instability or the step limit.
+
+    Args:
+        sim: the ArmSim to run in.
+        policy_fn: callable (observation, sim) -> action.
+        task: a task name or Task instance for sim.reset.
+        seed: episode seed for sim.reset.
+        control_rate_hz: how often the policy acts.
+        max_steps: step limit; None uses the task's time limit at control_rate_hz.
+        record: keep every observation and action in the result.
+        include_images: render the camera into the observations (skip it for policies that
+            only read the simulator, it is most of the cost).
+
+    Returns:
+        The EpisodeResult.
+
+    Raises:
+        ValueError: if control_rate_hz or max_steps is not positive.
+
+    """
+    if not control_rate_hz > 0.0:
+        raise ValueError(f'control_rate_hz must be > 0, got {control_rate_hz}')
+    if max_steps is not None and max_steps < 1:
+        raise ValueError(f'max_steps must be >= 1 or None, got {max_steps}')
+    sim.reset(task, seed)
+    period_s = 1.0 / control_rate_hz
+    if max_steps is None:
+        max_steps = int(round(sim.task.time_limit_s * control_rate_hz))
+    result = EpisodeResult(success=False, steps=0, sim_time_s=0.0, unstable=False,
+                           instruction=sim.instruction)
+    while result.steps < max_steps and not (result.success or result.unstable):
+        observation = sim.observation(include_image=include_images)
+        action = np.asarray(policy_fn(observation, sim), dtype=np.float32)
+        if record:
+            result.observations.append(observation)
+            result.actions.append(action)
+        apply_action(sim, action, period_s)
+        result.steps += 1
+        result.unstable = sim.is_unstable()
+        result.success = not result.unstable and sim.success()
+    result.sim_time_s = sim.time_s
+    return result
+
+
+def make_random_policy(seed: int, control_rate_hz: float = 10.0):
+    """Return a policy drawing uniform actions within the arm's velocity limits.
+
+    It is the 0% reference of expert-normalized scores.
+
+    Args:
+        seed: seed of the policy's own random generator.
+        control_rate_hz: control rate the deltas are scaled for.
+
+    Returns:
+        A policy function (observation, sim) -> float32 action.
+
+    """
+    rng = np.random.default_rng(seed)
+    period_s = 1.0 / control_rate_hz
+
+    def random_policy(observation: dict, sim) -> np.ndarray:
+        """Return a uniform random action: joint deltas, then a gripper command."""
+        max_delta = np.array(sim.arm.max_velocities[:-1]) * period_s
+        return np.append(rng.uniform(-max_delta, max_delta), rng.uniform()).astype(np.float32)
+
+    return random_policy

@@ -1,0 +1,134 @@
+"""Tests of gato_ros.sim.experts: action convention, IK helpers and scripted expert success."""
+
+from gato_ros.sim.arms import list_arms
+from gato_ros.sim.experts import (action_targets, apply_action, ExpertConfig, grasp_yaw, ik_delta,
+                                  make_expert, rotation_error, top_down_rotation)
+from gato_ros.sim.rollout import run_episode
+from gato_ros.sim.scene import ArmSim
+from gato_ros.sim.tasks import list_tasks
+import numpy as np
+import pytest
+
+EXPERT_SEEDS = range(20)
+
+
+@pytest.fixture(scope='module', params=list_arms())
+def sim(request):
+    """Yield one simulator per arm, shared by the tests of this module."""
+    with ArmSim(request.param) as arm_sim:
+        yield arm_sim
+
+
+def test_action_targets_add_the_delta_to_the_measured_position(sim):
+    """Small deltas are added as given; gripper 1 is open, 0 closed."""
+    sim.reset('reach_target', 0)
+    measured = sim.joint_positions()
+    delta = np.linspace(-0.05, 0.05, sim.arm.n_arm_joints)
+    targets = action_targets(sim, np.append(delta, 1.0), 0.1)
+    assert np.allclose(targets[:-1], measured[:-1] + delta)
+    assert targets[-1] == sim.arm.upper_limits[-1]
+    closing = action_targets(sim, np.append(delta, 0.0), 0.1)[-1]
+    assert closing == pytest.approx(measured[-1] - 0.1 * sim.arm.max_velocities[-1])
+
+
+def test_action_targets_respect_velocity_and_position_limits(sim):
+    """Deltas beyond one period at the velocity limit are clamped, then to the joint limits."""
+    sim.reset('reach_target', 0)
+    measured = sim.joint_positions()
+    max_step = np.array(sim.arm.max_velocities[:-1]) * 0.1
+    targets = action_targets(sim, np.append(np.full(sim.arm.n_arm_joints, 10.0), 5.0), 0.1)
+    upper = np.array(sim.arm.upper_limits[:-1])
+    assert np.allclose(targets[:-1], np.minimum(measured[:-1] + max_step, upper))
+    assert targets[-1] == sim.arm.upper_limits[-1]
+    sim.data.joint(sim.joint_names[0]).qpos[0] = sim.arm.lower_limits[0] + 0.01
+    targets = action_targets(sim, np.append(np.full(sim.arm.n_arm_joints, -0.2), 0.5), 0.1)
+    assert targets[0] == sim.arm.lower_limits[0]
+
+
+def test_action_targets_reject_bad_actions(sim):
+    """Wrong shape, non-finite values or a non-positive period raise ValueError."""
+    sim.reset('reach_target', 0)
+    n = len(sim.joint_names)
+    with pytest.raises(ValueError, match='joint deltas'):
+        action_targets(sim, np.zeros(n + 1), 0.1)
+    with pytest.raises(ValueError, match='finite'):
+        action_targets(sim, np.full(n, np.nan), 0.1)
+    with pytest.raises(ValueError, match='control_period_s'):
+        action_targets(sim, np.zeros(n), 0.0)
+    with pytest.raises(ValueError, match='interpolation_dt_s'):
+        apply_action(sim, np.zeros(n), 0.1, interpolation_dt_s=0.0)
+
+
+def test_apply_action_moves_the_arm_by_the_delta_in_one_period(sim):
+    """Each 0.1 s period moves the arm by the delta: within 20% from rest, 10% once moving."""
+    sim.reset('reach_target', 3)
+    delta = np.full(sim.arm.n_arm_joints, 0.05)
+    for tolerance in (0.2, 0.1):
+        start, start_s = sim.joint_positions(), sim.time_s
+        apply_action(sim, np.append(delta, 1.0), 0.1)
+        assert sim.time_s == pytest.approx(start_s + 0.1)
+        moved = sim.joint_positions()[:-1] - start[:-1]
+        assert np.all(np.abs(moved - delta) < tolerance * delta)
+
+
+def test_top_down_rotation_is_a_rotation_pointing_down():
+    """Orthonormal, right-handed, tool z down and tool x at the yaw angle."""
+    rotation = top_down_rotation(0.4)
+    assert np.allclose(rotation.T @ rotation, np.eye(3))
+    assert np.linalg.det(rotation) == pytest.approx(1.0)
+    assert np.allclose(rotation[:, 2], [0.0, 0.0, -1.0])
+    assert np.allclose(rotation[:, 0], [np.cos(0.4), np.sin(0.4), 0.0])
+
+
+def test_rotation_error_is_the_rotation_vector_for_small_angles():
+    """Zero for equal rotations; a small yaw gives its angle about world z."""
+    assert np.allclose(rotation_error(top_down_rotation(0.3), top_down_rotation(0.3)), 0.0)
+    error = rotation_error(top_down_rotation(0.0), top_down_rotation(0.01))
+    assert np.allclose(error, [0.0, 0.0, 0.01], atol=1e-5)
+
+
+def test_grasp_yaw_is_the_nearest_quarter_turn_equivalent(sim):
+    """A cube turned by yaw is grasped at yaw modulo a quarter turn, in (-pi/4, pi/4]."""
+    sim.reset('lift_block', 0)
+    block = sim.body_position('block')
+    for yaw, expected in [(0.3, 0.3), (1.2, 1.2 - np.pi / 2), (-1.0, -1.0 + np.pi / 2)]:
+        sim.set_free_body_pose('block', block, yaw)
+        sim.step(sim.physics_dt_s)
+        assert grasp_yaw(sim, 'block') == pytest.approx(expected, abs=1e-3)
+
+
+def test_ik_delta_converges_to_a_top_down_pose(sim):
+    """Applying ik_delta each period brings the tool within 5 mm and 0.02 rad of the pose."""
+    sim.reset('reach_target', 0)
+    target, yaw = np.array([0.45, 0.12, 0.1]), 0.5
+    for _ in range(30):
+        apply_action(sim, np.append(ik_delta(sim, target, yaw, ExpertConfig()), 1.0), 0.1)
+    assert np.linalg.norm(sim.tcp_position() - target) < 5e-3
+    assert np.linalg.norm(rotation_error(sim.tcp_rotation(), top_down_rotation(yaw))) < 0.02
+
+
+@pytest.mark.parametrize('task', list_tasks())
+def test_expert_succeeds_on_at_least_95_percent_of_seeds(sim, task):
+    """The scripted expert solves >= 95% of 20 seeded episodes within the time limit."""
+    expert = make_expert(task)
+    results = [run_episode(sim, expert, task, seed, include_images=False)
+               for seed in EXPERT_SEEDS]
+    assert not any(result.unstable for result in results)
+    assert np.mean([result.success for result in results]) >= 0.95
+
+
+def test_expert_actions_follow_the_convention(sim):
+    """Expert actions are float32, within the velocity limits, gripper in {0, 1}."""
+    expert = make_expert('pick_place')
+    result = run_episode(sim, expert, 'pick_place', 0, record=True, include_images=False)
+    actions = np.array(result.actions)
+    assert actions.dtype == np.float32 and actions.shape == (result.steps, len(sim.joint_names))
+    max_step = np.array(sim.arm.max_velocities[:-1]) * 0.1
+    assert np.all(np.abs(actions[:, :-1]) <= max_step + 1e-6)
+    assert set(np.unique(actions[:, -1])) == {0.0, 1.0}
+
+
+def test_make_expert_rejects_unknown_tasks():
+    """A task without an expert raises ValueError."""
+    with pytest.raises(ValueError, match="no expert for task 'juggle'"):
+        make_expert('juggle')

@@ -1,0 +1,89 @@
+"""Tests of gato_ros.sim.rollout: the closed loop, recording, limits and the random baseline."""
+
+from gato_ros.sim.arms import list_arms
+from gato_ros.sim.experts import make_expert
+from gato_ros.sim.rollout import make_random_policy, run_episode
+from gato_ros.sim.scene import ArmSim
+from gato_ros.sim.tasks import list_tasks
+import numpy as np
+import pytest
+
+RANDOM_SEEDS = range(10)
+
+
+@pytest.fixture(scope='module', params=list_arms())
+def sim(request):
+    """Yield one simulator per arm, shared by the tests of this module."""
+    with ArmSim(request.param) as arm_sim:
+        yield arm_sim
+
+
+def test_expert_episode_records_observations_and_actions(sim):
+    """A recorded episode keeps one observation (with image) and one action per step."""
+    result = run_episode(sim, make_expert('lift_block'), 'lift_block', 4, record=True)
+    assert result.success and not result.unstable
+    assert result.instruction == sim.instruction and result.instruction.startswith('lift the')
+    assert len(result.observations) == len(result.actions) == result.steps
+    assert result.sim_time_s == pytest.approx(0.1 * result.steps)
+    assert result.frames[0].shape == (64, 64, 3) and result.frames[0].dtype == np.uint8
+    assert not np.array_equal(result.frames[0], result.frames[-1])
+    joints = np.array([o['joints'] for o in result.observations])
+    assert joints.shape == (result.steps, len(sim.joint_names)) and joints.dtype == np.float32
+
+
+def test_episode_stops_at_max_steps_and_skips_images_on_request(sim):
+    """max_steps bounds the episode; include_images=False leaves images out."""
+    result = run_episode(sim, make_random_policy(0), 'pick_place', 0, control_rate_hz=20.0,
+                         max_steps=5, record=True, include_images=False)
+    assert result.steps == 5 and not result.success
+    assert result.sim_time_s == pytest.approx(0.25)
+    assert all(set(o) == {'joints'} for o in result.observations)
+
+
+def test_default_step_limit_is_the_task_time_limit(sim):
+    """Without max_steps an episode lasts the task's time limit at the control rate."""
+    result = run_episode(sim, make_random_policy(1), 'lift_block', 1, include_images=False)
+    assert result.steps == round(sim.task.time_limit_s * 10)
+    assert result.steps <= 150
+
+
+def test_unstable_physics_ends_the_episode(sim, mujoco_warnings):
+    """A state that blows up ends the episode at once, flagged unstable, never successful."""
+    def sabotage(observation, sim_now):
+        sim_now.data.qvel[0] = 1e6
+        return np.zeros(len(sim_now.joint_names), dtype=np.float32)
+
+    result = run_episode(sim, sabotage, 'reach_target', 0)
+    assert result.unstable and not result.success and result.steps == 1
+
+
+def test_random_policy_scores_near_zero(sim):
+    """Random actions solve at most 1 in 10 episodes of any task and 5% overall."""
+    rates = {}
+    for task in list_tasks():
+        results = [run_episode(sim, make_random_policy(seed), task, seed, include_images=False)
+                   for seed in RANDOM_SEEDS]
+        assert not any(result.unstable for result in results)
+        rates[task] = np.mean([result.success for result in results])
+    assert max(rates.values()) <= 0.1, rates
+    assert np.mean(list(rates.values())) <= 0.05, rates
+
+
+def test_random_policy_respects_the_velocity_limits(sim):
+    """Random actions are float32 deltas within one period of the velocity limits."""
+    sim.reset('reach_target', 0)
+    policy = make_random_policy(3)
+    actions = np.array([policy({}, sim) for _ in range(200)])
+    max_step = np.array(sim.arm.max_velocities[:-1]) * 0.1
+    assert actions.dtype == np.float32
+    assert np.all(np.abs(actions[:, :-1]) <= max_step + 1e-6)
+    assert np.all((actions[:, -1] >= 0.0) & (actions[:, -1] <= 1.0))
+    assert np.array_equal(make_random_policy(3)({}, sim), actions[0])
+
+
+def test_run_episode_rejects_bad_limits(sim):
+    """A non-positive control rate or step limit raises ValueError."""
+    with pytest.raises(ValueError, match='control_rate_hz'):
+        run_episode(sim, make_random_policy(0), 'reach_target', 0, control_rate_hz=0.0)
+    with pytest.raises(ValueError, match='max_steps'):
+        run_episode(sim, make_random_policy(0), 'reach_target', 0, max_steps=0)
