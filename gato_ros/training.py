@@ -1,0 +1,416 @@
+"""Train a Gato model on episodes of one or several tasks.
+
+This module is part of the ROS-free core: it imports neither rclpy nor message packages.
+
+Each training sequence is a window of whole timesteps of one episode, at most
+``context_length`` tokens, drawn at a uniformly random start. With probability
+``prompt_probability`` (25%, Gato) a demonstration of the same task is prepended: half the
+time its last timesteps (the goal), half the time a uniformly placed window, at most
+``prompt_max_tokens`` tokens. Prompts come from episodes not marked unsuccessful; their actions
+are expert actions and stay loss targets. The instruction is put in the first timestep of the
+episode window, as the policy does at deployment.
+
+Batches mix tasks, observation and action shapes: sequences are right-padded (see
+:func:`gato_ros.modeling_gato.collate_sequences`); causal attention keeps padding invisible to
+real tokens and the loss mask ignores it. Loss: next-token cross-entropy on text and action
+tokens. Optimizer: AdamW (betas 0.9/0.95, decoupled weight decay on matrices only), linear
+warmup then cosine decay to ``min_learning_rate_ratio`` of the peak, gradient clipping,
+gradient accumulation over ``grad_accum_steps`` micro-batches.
+
+The output directory is a policy checkpoint (see :mod:`gato_ros.policy`) plus
+``training_state/`` (optimizer tensors and RNG state in safetensors, step and the rest in JSON:
+nothing pickled) to resume, and ``train_summary.json`` (losses, throughput).
+"""
+
+from dataclasses import asdict, dataclass, field
+import json
+import math
+from pathlib import Path
+import time
+
+from gato_ros.configuration_gato import GatoConfig
+from gato_ros.data import Episode, Normalizer
+from gato_ros.modeling_gato import collate_sequences, GatoModel, next_token_loss
+from gato_ros.policy import Checkpoint, default_prompt_tokens
+from gato_ros.text_tokenizer import DEFAULT_MODEL_PATH, TextTokenizer
+from gato_ros.tokenizer import (concatenate_sequences, timestep_token_count, tokenize_episode,
+                                TokenizedSequence)
+import numpy as np
+from safetensors.torch import load_file, save_file
+import torch
+from tqdm import tqdm
+
+STATE_DIR = 'training_state'
+STATE_TENSORS_FILE = 'optimizer.safetensors'
+STATE_JSON_FILE = 'trainer_state.json'
+SUMMARY_FILE = 'train_summary.json'
+
+
+@dataclass
+class TrainConfig:
+    """Settings of :func:`train`.
+
+    Attributes:
+        output_dir: checkpoint directory (created; resumed from with ``resume``).
+        preset: model size, see :func:`gato_ros.configuration_gato.list_presets`.
+        model_overrides: GatoConfig fields to change, e.g. ``{'context_length': 256}``.
+        max_steps: optimizer steps to reach (counting steps of a resumed run).
+        batch_size: sequences per micro-batch.
+        grad_accum_steps: micro-batches per optimizer step.
+        learning_rate: peak learning rate.
+        min_learning_rate_ratio: final learning rate as a fraction of the peak.
+        warmup_steps: steps of linear warmup.
+        lr_decay_steps: length of warmup + cosine decay; None: ``max_steps``.
+        weight_decay: AdamW decoupled weight decay of weight matrices.
+        adam_betas: AdamW betas.
+        grad_clip_norm: clip the gradient norm to this value.
+        prompt_probability: share of sequences with a prepended demonstration.
+        prompt_max_tokens: token budget of a prompt; None: the policy's default.
+        val_fraction: share of each task's episodes held out for validation.
+        val_batches: validation micro-batches (fixed at the start).
+        eval_every: validate every n steps (and at the end); 0: only at the end.
+        save_every: checkpoint every n steps (and at the end); 0: only at the end.
+        seed: seed of data sampling, initialization, dropout.
+        num_threads: torch CPU threads; None leaves torch's default.
+        device: torch device.
+        resume: continue from ``output_dir`` if it holds a training state.
+        progress: show a tqdm progress bar.
+        text_model_path: SentencePiece model of instructions; None: the shipped one.
+
+    """
+
+    output_dir: str = 'runs/gato'
+    preset: str = 'gato-5m'
+    model_overrides: dict = field(default_factory=dict)
+    max_steps: int = 1000
+    batch_size: int = 8
+    grad_accum_steps: int = 1
+    learning_rate: float = 3e-4
+    min_learning_rate_ratio: float = 0.1
+    warmup_steps: int = 100
+    lr_decay_steps: int | None = None
+    weight_decay: float = 0.1
+    adam_betas: tuple = (0.9, 0.95)
+    grad_clip_norm: float = 1.0
+    prompt_probability: float = 0.25
+    prompt_max_tokens: int | None = None
+    val_fraction: float = 0.1
+    val_batches: int = 4
+    eval_every: int = 200
+    save_every: int = 500
+    seed: int = 0
+    num_threads: int | None = None
+    device: str = 'cpu'
+    resume: bool = False
+    progress: bool = True
+    text_model_path: str | None = None
+
+    def __post_init__(self):
+        for name in ('batch_size', 'grad_accum_steps', 'val_batches'):
+            if getattr(self, name) <= 0:
+                raise ValueError(f'{name} must be positive, got {getattr(self, name)}')
+        for name in ('max_steps', 'warmup_steps', 'eval_every', 'save_every'):
+            if getattr(self, name) < 0:
+                raise ValueError(f'{name} must be >= 0, got {getattr(self, name)}')
+        for name in ('prompt_probability', 'val_fraction', 'min_learning_rate_ratio'):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f'{name} must be in [0, 1], got {getattr(self, name)}')
+        if not self.learning_rate > 0:
+            raise ValueError(f'learning_rate must be positive, got {self.learning_rate}')
+
+
+def learning_rate_at(step: int, config: TrainConfig) -> float:
+    """Return the learning rate of an optimizer step: linear warmup, then cosine decay.
+
+    Args:
+        step: the step index (0-based).
+        config: the training settings.
+
+    Returns:
+        The learning rate.
+
+    """
+    peak = config.learning_rate
+    if step < config.warmup_steps:
+        return peak * (step + 1) / config.warmup_steps
+    decay_steps = config.lr_decay_steps or config.max_steps
+    progress = min(1.0, (step - config.warmup_steps) / max(1, decay_steps - config.warmup_steps))
+    floor = peak * config.min_learning_rate_ratio
+    return floor + 0.5 * (peak - floor) * (1.0 + math.cos(math.pi * progress))
+
+
+class SequenceSampler:
+    """Draw training sequences (optionally prompted windows) from episodes.
+
+    Args:
+        episodes: the episodes to sample from.
+        normalizer: standardization statistics covering their tasks.
+        model_config: the model config (context length, tokenizer settings).
+        text_tokenizer: the instruction tokenizer.
+        prompt_probability: share of sequences with a prompt.
+        prompt_max_tokens: token budget of a prompt.
+
+    """
+
+    def __init__(self, episodes: list, normalizer: Normalizer, model_config: GatoConfig,
+                 text_tokenizer: TextTokenizer, prompt_probability: float,
+                 prompt_max_tokens: int):
+        self.episodes = episodes
+        self.normalizer = normalizer
+        self.tokenizer_config = model_config.tokenizer_config
+        self.context_length = model_config.context_length
+        self.text_tokenizer = text_tokenizer
+        self.prompt_probability = prompt_probability
+        self.prompt_max_tokens = prompt_max_tokens
+        self.prompts = {}
+        for episode in episodes:
+            if episode.success is not False:
+                self.prompts.setdefault(episode.task, []).append(episode)
+        self.step_tokens = {episode.task: timestep_token_count(episode.spec(),
+                                                               self.tokenizer_config)
+                            for episode in episodes}
+
+    def _window(self, episode: Episode, budget: int, rng: np.random.Generator,
+                use_instruction: bool, at_end: bool = False) -> TokenizedSequence | None:
+        """Tokenize a window of whole timesteps within ``budget`` tokens, or None if none fits."""
+        text_tokens = 0
+        if use_instruction and episode.instruction is not None:
+            text_tokens = len(self.text_tokenizer.encode(episode.instruction))
+        num_steps = min(len(episode), (budget - text_tokens) // self.step_tokens[episode.task])
+        if num_steps < 1:
+            return None
+        last_start = len(episode) - num_steps
+        start = last_start if at_end else int(rng.integers(0, last_start + 1))
+        return tokenize_episode(episode, self.normalizer, self.tokenizer_config,
+                                text_tokenizer=self.text_tokenizer,
+                                use_instruction=use_instruction, start_step=start,
+                                stop_step=start + num_steps)
+
+    def sample(self, rng: np.random.Generator) -> TokenizedSequence:
+        """Draw one training sequence.
+
+        Args:
+            rng: the random generator of data sampling.
+
+        Returns:
+            The sequence, at most ``context_length`` tokens.
+
+        """
+        episode = self.episodes[int(rng.integers(len(self.episodes)))]
+        parts = []
+        candidates = self.prompts.get(episode.task, [])
+        if candidates and rng.random() < self.prompt_probability:
+            demonstration = candidates[int(rng.integers(len(candidates)))]
+            prompt = self._window(demonstration, self.prompt_max_tokens, rng,
+                                  use_instruction=False, at_end=bool(rng.random() < 0.5))
+            parts = [] if prompt is None else [prompt]
+        budget = self.context_length - sum(len(part) for part in parts)
+        window = self._window(episode, budget, rng, use_instruction=True)
+        if window is None:
+            # Only a long prompt can crowd the window out; train() checked that a timestep
+            # fits the context alone.
+            parts, window = [], self._window(episode, self.context_length, rng, True)
+        return concatenate_sequences(parts + [window])
+
+
+def _task_specs(episodes: list) -> dict:
+    """Return task -> spec, checking that every episode of a task has the same spec."""
+    specs = {}
+    for episode in episodes:
+        spec = episode.spec()
+        known = specs.setdefault(episode.task, spec)
+        if known.to_dict() != spec.to_dict():
+            raise ValueError(f'episodes of task {episode.task!r} disagree: {known.to_dict()} '
+                             f'vs {spec.to_dict()}')
+    return specs
+
+
+def _split_episodes(episodes: list, val_fraction: float, seed: int) -> tuple:
+    """Hold out ``floor(val_fraction * n)`` random episodes of each task for validation."""
+    rng = np.random.default_rng(seed)
+    train_episodes, val_episodes = [], []
+    for task in sorted({episode.task for episode in episodes}):
+        task_episodes = [episode for episode in episodes if episode.task == task]
+        order = rng.permutation(len(task_episodes))
+        num_val = int(val_fraction * len(task_episodes))
+        val_episodes += [task_episodes[index] for index in order[:num_val]]
+        train_episodes += [task_episodes[index] for index in order[num_val:]]
+    return train_episodes, val_episodes
+
+
+def _make_optimizer(model: GatoModel, config: TrainConfig) -> torch.optim.AdamW:
+    # Decay matrices (linear, conv, embedding tables), not biases or normalization gains.
+    decay = [param for param in model.parameters() if param.dim() >= 2]
+    no_decay = [param for param in model.parameters() if param.dim() < 2]
+    return torch.optim.AdamW(
+        [{'params': decay, 'weight_decay': config.weight_decay},
+         {'params': no_decay, 'weight_decay': 0.0}],
+        lr=config.learning_rate, betas=tuple(config.adam_betas))
+
+
+def _batch_loss(model: GatoModel, sequences: list, pad_id: int, device: str) -> tuple:
+    """Return the loss, the action-token accuracy (greedy) and the token count of a batch."""
+    inputs, targets = collate_sequences(sequences, pad_id, device)
+    logits = model(**inputs).logits  # (B, L, V)
+    loss = next_token_loss(logits, inputs['tokens'], targets['loss_mask'])
+    predicted = logits[:, :-1].argmax(dim=-1)  # (B, L - 1)
+    is_action = targets['is_action'][:, 1:]  # (B, L - 1)
+    correct = (predicted == inputs['tokens'][:, 1:]) & is_action
+    accuracy = correct.sum().item() / max(1, is_action.sum().item())
+    return loss, accuracy, sum(len(item) for item in sequences)
+
+
+def _evaluate(model: GatoModel, batches: list, pad_id: int, device: str) -> dict:
+    model.eval()
+    with torch.no_grad():
+        results = [_batch_loss(model, batch, pad_id, device)[:2] for batch in batches]
+    model.train()
+    return {'val_loss': float(np.mean([loss.item() for loss, _ in results])),
+            'val_action_accuracy': float(np.mean([accuracy for _, accuracy in results]))}
+
+
+def _save_training_state(directory: Path, optimizer: torch.optim.Optimizer, step: int,
+                         rng: np.random.Generator, history: list) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    state = optimizer.state_dict()
+    tensors = {f'state.{index}.{name}': value.detach().cpu().contiguous()
+               for index, entry in state['state'].items() for name, value in entry.items()}
+    tensors['torch_rng_state'] = torch.get_rng_state()
+    save_file(tensors, directory / STATE_TENSORS_FILE)
+    # The JSON is written last: a state directory with it is complete.
+    (directory / STATE_JSON_FILE).write_text(json.dumps({
+        'step': step, 'param_groups': state['param_groups'],
+        'numpy_rng_state': rng.bit_generator.state, 'history': history}, indent=1))
+
+
+def _load_training_state(directory: Path, optimizer: torch.optim.Optimizer,
+                         rng: np.random.Generator) -> tuple:
+    meta = json.loads((directory / STATE_JSON_FILE).read_text())
+    tensors = load_file(directory / STATE_TENSORS_FILE)
+    torch.set_rng_state(tensors.pop('torch_rng_state'))
+    state = {}
+    for key, value in tensors.items():
+        _, index, name = key.split('.', 2)
+        state.setdefault(int(index), {})[name] = value
+    optimizer.load_state_dict({'state': state, 'param_groups': meta['param_groups']})
+    rng.bit_generator.state = meta['numpy_rng_state']
+    return int(meta['step']), list(meta['history'])
+
+
+def _architecture(config: GatoConfig) -> dict:
+    return {name: getattr(config, name) for name in GatoConfig.__annotations__}
+
+
+def _check_fits(sampler: SequenceSampler, episodes: list) -> None:
+    for episode in episodes:
+        text = (len(sampler.text_tokenizer.encode(episode.instruction))
+                if episode.instruction is not None else 0)
+        needed = text + sampler.step_tokens[episode.task]
+        if needed > sampler.context_length:
+            raise ValueError(f'a timestep of task {episode.task!r} needs {needed} tokens, more '
+                             f'than context_length {sampler.context_length}')
+
+
+def train(episodes, config: TrainConfig | None = None) -> Path:
+    """Train (or resume training) a Gato model and write a policy checkpoint.
+
+    Args:
+        episodes: iterable of :class:`gato_ros.data.Episode` (several tasks allowed).
+        config: training settings (default :class:`TrainConfig`).
+
+    Returns:
+        The checkpoint directory, loadable by :meth:`gato_ros.policy.GatoPolicy.from_pretrained`.
+
+    Raises:
+        ValueError: for no episodes, inconsistent task specs, a timestep longer than the
+            context, or a resumed run with other episodes or another model.
+
+    """
+    config = config or TrainConfig()
+    episodes = list(episodes)
+    if not episodes or not all(isinstance(item, Episode) for item in episodes):
+        raise ValueError('train needs a non-empty list of Episode objects')
+    if config.num_threads:
+        torch.set_num_threads(config.num_threads)
+    torch.manual_seed(config.seed)
+    output_dir = Path(config.output_dir)
+    model_config = GatoConfig.from_preset(config.preset, **config.model_overrides)
+    specs = _task_specs(episodes)
+    train_episodes, val_episodes = _split_episodes(episodes, config.val_fraction, config.seed)
+    normalizer = Normalizer.fit(train_episodes)
+    text_tokenizer = TextTokenizer(config.text_model_path or DEFAULT_MODEL_PATH)
+    sampler = SequenceSampler(train_episodes, normalizer, model_config, text_tokenizer,
+                              config.prompt_probability,
+                              config.prompt_max_tokens or default_prompt_tokens(model_config))
+    _check_fits(sampler, episodes)
+    pad_id = model_config.tokenizer_config.pad_id
+    val_batches = []
+    if val_episodes:
+        val_sampler = SequenceSampler(val_episodes, normalizer, model_config, text_tokenizer,
+                                      config.prompt_probability, sampler.prompt_max_tokens)
+        val_rng = np.random.default_rng(config.seed + 1)
+        val_batches = [[val_sampler.sample(val_rng) for _ in range(config.batch_size)]
+                       for _ in range(config.val_batches)]
+
+    rng = np.random.default_rng(config.seed)
+    checkpoint = Checkpoint(GatoModel(model_config).to(config.device), specs, normalizer,
+                            text_tokenizer)
+    optimizer = _make_optimizer(checkpoint.model, config)
+    step, history = 0, []
+    if config.resume and (output_dir / STATE_DIR / STATE_JSON_FILE).is_file():
+        saved = Checkpoint.load(output_dir)
+        if _architecture(saved.model.config) != _architecture(model_config):
+            raise ValueError(f'cannot resume: {output_dir} holds model '
+                             f'{_architecture(saved.model.config)}, asked for '
+                             f'{_architecture(model_config)}')
+        if saved.normalizer.to_dict() != normalizer.to_dict():
+            raise ValueError(f'cannot resume: the episodes differ from those of {output_dir} '
+                             '(normalizer statistics changed)')
+        checkpoint.model.load_state_dict(saved.model.state_dict())
+        step, history = _load_training_state(output_dir / STATE_DIR, optimizer, rng)
+    model = checkpoint.model.train()
+
+    bar = tqdm(total=config.max_steps, initial=step, disable=not config.progress,
+               desc='train', unit='step')
+    tokens, start_step, start_time = 0, step, time.perf_counter()
+    while step < config.max_steps:
+        for group in optimizer.param_groups:
+            group['lr'] = learning_rate_at(step, config)
+        optimizer.zero_grad(set_to_none=True)
+        step_loss = 0.0
+        for _ in range(config.grad_accum_steps):
+            batch = [sampler.sample(rng) for _ in range(config.batch_size)]
+            loss, _, count = _batch_loss(model, batch, pad_id, config.device)
+            (loss / config.grad_accum_steps).backward()
+            step_loss += loss.item() / config.grad_accum_steps
+            tokens += count
+        torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip_norm)
+        optimizer.step()
+        step += 1
+        record = {'step': step, 'train_loss': step_loss}
+        last = step == config.max_steps
+        if val_batches and (last or (config.eval_every and step % config.eval_every == 0)):
+            record.update(_evaluate(model, val_batches, pad_id, config.device))
+        history.append(record)
+        bar.update(1)
+        bar.set_postfix(loss=f'{step_loss:.3f}')
+        if not last and config.save_every and step % config.save_every == 0:
+            checkpoint.save(output_dir)
+            _save_training_state(output_dir / STATE_DIR, optimizer, step, rng, history)
+    bar.close()
+    elapsed_s = time.perf_counter() - start_time
+    checkpoint.save(output_dir)
+    _save_training_state(output_dir / STATE_DIR, optimizer, step, rng, history)
+    last_eval = next((item for item in reversed(history) if 'val_loss' in item), {})
+    summary = {
+        'steps': step, 'start_step': start_step, 'elapsed_s': elapsed_s,
+        'tokens_per_s': tokens / elapsed_s if step > start_step else None,
+        'train_tokens': tokens,
+        'final_train_loss': history[-1]['train_loss'] if history else None,
+        'val_loss': last_eval.get('val_loss'),
+        'val_action_accuracy': last_eval.get('val_action_accuracy'),
+        'num_parameters': sum(param.numel() for param in model.parameters()),
+        'num_train_episodes': len(train_episodes), 'num_val_episodes': len(val_episodes),
+        'tasks': sorted(specs), 'config': asdict(config), 'history': history}
+    (output_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=1))
+    return output_dir

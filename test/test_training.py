@@ -1,0 +1,158 @@
+"""Tests of gato_ros.training: it learns two tasks, resumes exactly, checks its inputs."""
+
+import json
+
+from gato_ros.data import Episode
+from gato_ros.policy import CHECKPOINT_FILES, GatoPolicy
+from gato_ros.training import (learning_rate_at, STATE_DIR, STATE_JSON_FILE, SUMMARY_FILE,
+                               train, TrainConfig)
+import numpy as np
+import pytest
+from safetensors.torch import load_file
+import torch
+
+LEVELS = np.array([-1.0, -0.5, 0.0, 0.5, 1.0], np.float32)
+TOLERANCE = 0.05
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _mirror_episode(rng, steps=10):
+    """Continuous task: the action is minus the observed joint positions."""
+    joints = LEVELS[rng.integers(0, len(LEVELS), (steps, 2))]
+    return Episode({'joints': joints}, -joints, 'mirror', instruction='mirror the joints',
+                   success=True)
+
+
+def _colour_episode(rng, steps=10):
+    """Image task: discrete action 3 when the image is red, 7 when it is blue."""
+    red = rng.random(steps) < 0.5
+    images = np.zeros((steps, 32, 32, 3), np.int64)
+    images[red, :, :, 0] = 200
+    images[~red, :, :, 2] = 200
+    images += rng.integers(0, 40, images.shape)  # noise, so no two images are equal
+    actions = np.where(red, 3, 7)[:, None]
+    return Episode({'image': images.astype(np.uint8)}, actions, 'colour', success=True)
+
+
+def _episodes(seed, count=30):
+    rng = np.random.default_rng(seed)
+    return ([_mirror_episode(rng) for _ in range(count)]
+            + [_colour_episode(rng) for _ in range(count)])
+
+
+def _config(tmp_path, **overrides):
+    fields = {'output_dir': str(tmp_path), 'preset': 'gato-test',
+              'model_overrides': {'context_length': 64, 'dropout': 0.0}, 'batch_size': 8,
+              'learning_rate': 3e-3, 'warmup_steps': 20, 'eval_every': 100,
+              'progress': False}
+    fields.update(overrides)
+    return TrainConfig(**fields)
+
+
+def _accuracy(checkpoint_dir, episodes):
+    """Share of timesteps whose action is within TOLERANCE on every dimension, per task."""
+    policy = GatoPolicy.from_pretrained(checkpoint_dir)
+    correct = {}
+    for episode in episodes:
+        policy.reset(episode.task, instruction=episode.instruction)
+        for step in range(len(episode)):
+            action = policy.select_action(episode.observation(step))
+            error = np.abs(action.astype(np.float64) - episode.actions[step])
+            correct.setdefault(episode.task, []).append(bool(np.all(error < TOLERANCE)))
+    return {task: float(np.mean(values)) for task, values in correct.items()}
+
+
+def test_learns_a_continuous_and_an_image_task(tmp_path):
+    """A few hundred CPU steps learn both tasks; the untrained model does not."""
+    held_out = _episodes(seed=99, count=4)
+    untrained = train(_episodes(seed=0), _config(tmp_path / 'untrained', max_steps=0))
+    trained = train(_episodes(seed=0), _config(tmp_path / 'trained', max_steps=300))
+    before, after = _accuracy(untrained, held_out), _accuracy(trained, held_out)
+    assert before['mirror'] < 0.2 and before['colour'] < 0.7
+    assert after['mirror'] >= 0.95 and after['colour'] >= 0.95, after
+    summary = json.loads((trained / SUMMARY_FILE).read_text())
+    assert summary['val_action_accuracy'] > 0.95
+    assert summary['val_loss'] < 0.1 < summary['history'][0]['train_loss']
+    assert summary['tokens_per_s'] > 0
+    assert summary['num_val_episodes'] == 6  # 10% of each task's 30 episodes
+
+
+def test_checkpoint_directory_is_complete_and_pickle_free(tmp_path):
+    """The output holds the policy files and a safetensors/JSON training state."""
+    out = train(_episodes(seed=1, count=3), _config(tmp_path, max_steps=2))
+    names = {path.name for path in out.iterdir()}
+    assert set(CHECKPOINT_FILES) | {STATE_DIR, SUMMARY_FILE} == names
+    for path in (out / STATE_DIR).iterdir():
+        assert path.suffix in ('.json', '.safetensors')
+    state = load_file(out / STATE_DIR / 'optimizer.safetensors')
+    assert 'torch_rng_state' in state and any(key.endswith('exp_avg') for key in state)
+
+
+def _weights(directory):
+    return load_file(directory / 'model.safetensors')
+
+
+def test_resume_continues_from_the_saved_step(tmp_path):
+    """Resuming at step 6 ends with the same weights as 10 uninterrupted steps."""
+    episodes = _episodes(seed=2, count=4)
+    schedule = {'max_steps': 10, 'lr_decay_steps': 10, 'warmup_steps': 3, 'batch_size': 4}
+    straight = train(episodes, _config(tmp_path / 'straight', **schedule))
+    train(episodes, _config(tmp_path / 'resumed', **{**schedule, 'max_steps': 6}))
+    meta = json.loads((tmp_path / 'resumed' / STATE_DIR / STATE_JSON_FILE).read_text())
+    assert meta['step'] == 6
+    resumed = train(episodes, _config(tmp_path / 'resumed', resume=True, **schedule))
+    summary = json.loads((resumed / SUMMARY_FILE).read_text())
+    assert summary['start_step'] == 6 and summary['steps'] == 10
+    assert [item['step'] for item in summary['history']] == list(range(1, 11))
+    expected = _weights(straight)
+    for name, value in _weights(resumed).items():
+        assert torch.allclose(value, expected[name], atol=1e-6), name
+
+
+def test_resume_with_other_episodes_or_model_raises(tmp_path):
+    """Resuming with other episodes or another model is refused."""
+    train(_episodes(seed=3, count=2), _config(tmp_path, max_steps=1))
+    with pytest.raises(ValueError, match='episodes differ'):
+        train(_episodes(seed=4, count=2), _config(tmp_path, max_steps=2, resume=True))
+    bigger = {'context_length': 128, 'dropout': 0.0}
+    with pytest.raises(ValueError, match='cannot resume'):
+        train(_episodes(seed=3, count=2),
+              _config(tmp_path, max_steps=2, resume=True, model_overrides=bigger))
+
+
+def test_learning_rate_warmup_and_cosine():
+    """The learning rate warms up linearly, then decays by a cosine to the floor."""
+    config = TrainConfig(learning_rate=1e-3, warmup_steps=10, max_steps=110,
+                         min_learning_rate_ratio=0.1)
+    rates = [learning_rate_at(step, config) for step in range(110)]
+    assert rates[0] == pytest.approx(1e-4)
+    assert rates[9] == pytest.approx(1e-3)
+    assert all(later <= earlier for earlier, later in zip(rates[9:], rates[10:]))
+    assert rates[60] == pytest.approx(0.5 * (1e-3 + 1e-4))
+    assert learning_rate_at(110, config) == pytest.approx(1e-4)
+
+
+def test_bad_inputs_raise(tmp_path):
+    """Bad episodes and settings raise a ValueError naming the problem."""
+    with pytest.raises(ValueError, match='non-empty list'):
+        train([], _config(tmp_path))
+    rng = np.random.default_rng(5)
+    other = Episode({'joints': np.zeros((3, 4), np.float32)}, np.zeros((3, 2), np.float32),
+                    'mirror')
+    with pytest.raises(ValueError, match="task 'mirror' disagree"):
+        train([_mirror_episode(rng), other], _config(tmp_path))
+    wide = Episode({'joints': np.zeros((2, 70), np.float32)}, np.zeros((2, 2), np.float32),
+                   'wide')
+    with pytest.raises(ValueError, match='more than context_length 64'):
+        train([wide], _config(tmp_path))
+    with pytest.raises(ValueError, match='batch_size'):
+        TrainConfig(batch_size=0)
+    with pytest.raises(ValueError, match='prompt_probability'):
+        TrainConfig(prompt_probability=1.5)
