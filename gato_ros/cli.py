@@ -12,6 +12,8 @@ import sys
 # command -> one-line summary; the module is gato_ros.commands.<command>.
 COMMANDS = {
     'info': 'print a model preset: dimensions and parameter count',
+    'collect': 'record scripted-expert demonstrations from the simulator (no ROS)',
+    'train': 'train or resume a checkpoint on episode folders',
     'convert': 'convert rosbag2 recordings into cached episode files for training',
     'bench': 'measure inference latency and memory of model presets',
     'agent': 'run the observer and inference nodes in one process (ROS 2)',

@@ -110,18 +110,26 @@ class TrajectoryFollower:
         return [joint_names.index(name) for name in self._joint_names]
 
     def sample(self, now_s):
-        """Return the interpolated position targets at a time.
+        """Return the interpolated position targets and their velocities at a time.
 
         Args:
             now_s: the current time on the same clock as ``start_time_s``.
 
         Returns:
-            numpy.ndarray or None: (N,) targets in controller order; None when no trajectory
-            is active or it has not started yet.
+            tuple or None: ((N,) positions, (N,) velocities) in controller order, the velocity
+            being the slope of the current segment (zero once the last point is held); None
+            when no trajectory is active or it has not started yet.
         """
         active = self._active
         if active is None or now_s < active.start_time_s:
             return None
         elapsed_s = now_s - active.start_time_s
-        return np.array([np.interp(elapsed_s, active.times_s, active.positions[:, j])
-                         for j in range(len(self._joint_names))])
+        times_s, points = active.times_s, active.positions
+        segment = int(np.searchsorted(times_s, elapsed_s, side='right'))
+        if segment >= times_s.size:
+            return points[-1].copy(), np.zeros(points.shape[1])
+        fraction = (elapsed_s - times_s[segment - 1]) / (times_s[segment] - times_s[segment - 1])
+        velocities = (points[segment] - points[segment - 1]) / (
+            times_s[segment] - times_s[segment - 1])
+        positions = points[segment - 1] + fraction * (points[segment] - points[segment - 1])
+        return positions, velocities

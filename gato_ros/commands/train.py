@@ -1,0 +1,102 @@
+"""``gato-ros train``: train (or resume) a Gato checkpoint on episode folders.
+
+Example (the demo checkpoint's command is in README)::
+
+    python -m gato_ros train --data data/panda data/ur5e --preset gato-5m \
+        --out checkpoints/demo --steps 3000
+
+Episode folders come from ``gato-ros collect`` (simulated experts) or ``gato-ros convert``
+(rosbag2 recordings); tasks and arms may be mixed. Writes the checkpoint, a run summary
+(``train_summary.json``) and a loss-curve plot (``loss.png``) into ``--out``.
+"""
+
+import json
+from pathlib import Path
+
+from gato_ros.configuration_gato import list_presets
+from gato_ros.recording.dataset import load_dataset
+from gato_ros.training import SUMMARY_FILE, train, TrainConfig
+
+
+def add_arguments(parser):
+    """Declare the command's options.
+
+    Args:
+        parser: the ``argparse.ArgumentParser`` of this command.
+    """
+    defaults = TrainConfig()
+    parser.add_argument('--data', nargs='+', required=True, metavar='DIR',
+                        help='episode folders (collect or convert output)')
+    parser.add_argument('--preset', choices=list_presets(), default=defaults.preset)
+    parser.add_argument('--out', required=True, metavar='DIR', help='checkpoint folder')
+    parser.add_argument('--steps', type=int, default=defaults.max_steps,
+                        help='optimizer steps to reach (a resumed run counts its old steps)')
+    parser.add_argument('--batch-size', type=int, default=defaults.batch_size)
+    parser.add_argument('--grad-accum', type=int, default=defaults.grad_accum_steps,
+                        help='micro-batches per optimizer step')
+    parser.add_argument('--lr', type=float, default=defaults.learning_rate,
+                        help='peak learning rate (warmup then cosine decay)')
+    parser.add_argument('--warmup-steps', type=int, default=defaults.warmup_steps)
+    parser.add_argument('--context', type=int, default=None,
+                        help='context length in tokens (default: the preset\'s)')
+    parser.add_argument('--eval-every', type=int, default=defaults.eval_every)
+    parser.add_argument('--save-every', type=int, default=defaults.save_every)
+    parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
+    parser.add_argument('--seed', type=int, default=defaults.seed)
+    parser.add_argument('--resume', action='store_true',
+                        help='continue from the training state in --out')
+
+
+def plot_losses(history, path):
+    """Plot training and validation loss against the step.
+
+    Args:
+        history: the run summary's ``history`` (dicts with step, train_loss, val_loss).
+        path: destination PNG.
+    """
+    import matplotlib
+    matplotlib.use('Agg')
+    from matplotlib import pyplot
+
+    figure, axes = pyplot.subplots(figsize=(6, 3.5))
+    axes.plot([h['step'] for h in history], [h['train_loss'] for h in history],
+              label='train', linewidth=0.8)
+    val = [h for h in history if 'val_loss' in h]
+    axes.plot([h['step'] for h in val], [h['val_loss'] for h in val], 'o-', label='validation')
+    axes.set_xlabel('step')
+    axes.set_ylabel('masked next-token loss')
+    axes.set_yscale('log')
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    pyplot.close(figure)
+
+
+def run(args):
+    """Load the episodes, train, then write the loss plot and print the summary.
+
+    Args:
+        args: the parsed options.
+
+    Returns:
+        int: 0 on success, 2 when the data cannot be used (the reason is printed).
+    """
+    try:
+        episodes = load_dataset(args.data)
+        config = TrainConfig(
+            output_dir=args.out, preset=args.preset, max_steps=args.steps,
+            batch_size=args.batch_size, grad_accum_steps=args.grad_accum,
+            learning_rate=args.lr, warmup_steps=args.warmup_steps,
+            model_overrides={'context_length': args.context} if args.context else {},
+            eval_every=args.eval_every, save_every=args.save_every,
+            num_threads=args.threads, seed=args.seed, resume=args.resume)
+        out = train(episodes, config)
+    except (ValueError, FileNotFoundError) as error:
+        print(f'error: {error}')
+        return 2
+    summary = json.loads((Path(out) / SUMMARY_FILE).read_text())
+    plot_losses(summary['history'], Path(out) / 'loss.png')
+    keys = ('steps', 'elapsed_s', 'tokens_per_s', 'final_train_loss', 'val_loss',
+            'val_action_accuracy', 'num_parameters', 'num_train_episodes', 'tasks')
+    print(json.dumps({key: summary[key] for key in keys}, indent=1))
+    return 0
