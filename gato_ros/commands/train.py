@@ -38,7 +38,7 @@ def add_arguments(parser):
                         help='peak learning rate (warmup then cosine decay)')
     parser.add_argument('--warmup-steps', type=int, default=defaults.warmup_steps)
     parser.add_argument('--context', type=int, default=None,
-                        help='context length in tokens (default: the preset\'s)')
+                        help="context length in tokens (default: the preset's)")
     parser.add_argument('--eval-every', type=int, default=defaults.eval_every)
     parser.add_argument('--save-every', type=int, default=defaults.save_every)
     parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
