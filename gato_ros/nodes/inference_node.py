@@ -32,6 +32,8 @@ import threading
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from gato_ros.msg import AgentStatus, Observation
+from gato_ros.nodes.baseline_policies import (
+    POLICY_SOURCES, random_action_bounds, RandomPolicy, TopicActionPolicy)
 from gato_ros.nodes.control_stats import ControlStats
 from gato_ros.nodes.inference_config import (
     action_layout, check_policy, command_topic, safety_config)
@@ -48,7 +50,7 @@ from gato_ros.srv import LoadPrompt
 from geometry_msgs.msg import TwistStamped
 from rclpy.exceptions import NameValidationException
 from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn
-from std_msgs.msg import Float64MultiArray, String
+from std_msgs.msg import Float32MultiArray, Float64MultiArray, String
 from std_srvs.srv import SetBool, Trigger
 from trajectory_msgs.msg import JointTrajectory
 
@@ -60,6 +62,11 @@ HEARTBEAT_PERIOD_S = 1.0
 
 PARAMETERS = (
     ParameterSpec('autostart', 'configure and activate at start-up'),
+    ParameterSpec('policy_source',
+                  'checkpoint (a trained agent), random (uniform random actions) or '
+                  'action_topic (actions from action_topic, e.g. a scripted expert)'),
+    ParameterSpec('action_topic', 'std_msgs/Float32MultiArray actions (policy_source '
+                  'action_topic)'),
     ParameterSpec('checkpoint_path', 'gato_ros checkpoint directory (GatoPolicy.from_pretrained)'),
     ParameterSpec('task', "checkpoint task; empty = the checkpoint's only task"),
     ParameterSpec('instruction', 'natural-language instruction of the episode; empty = none'),
@@ -225,13 +232,12 @@ class InferenceNode(LifecycleNode):
         params = parameter_values(self, PARAMETERS)
         layout = action_layout(params)
         safety = SafetyFilter(safety_config(params, layout))
-        if not params['checkpoint_path']:
-            raise ValueError('checkpoint_path is empty: set it to a gato_ros checkpoint directory')
-        policy = GatoPolicy.from_pretrained(params['checkpoint_path'])
+        policy = self._make_policy(params, layout)
         prompt = load_prompt(params['prompt_path']) if params['prompt_path'] else None
         policy.reset(task=params['task'] or None, instruction=params['instruction'] or None,
                      prompt=prompt)
-        check_policy(policy.observation_spec, policy.action_dim, params, layout)
+        if isinstance(policy, GatoPolicy):
+            check_policy(policy.observation_spec, policy.action_dim, params, layout)
         self._params, self._layout, self._safety, self._policy = params, layout, safety, policy
         self._prompt, self._instruction = prompt, params['instruction']
         self._enabled = params['motion_enabled']
@@ -239,7 +245,24 @@ class InferenceNode(LifecycleNode):
         self._episode_step, self._last_error = 0, ''
         self._create_interfaces(params)
 
+    def _make_policy(self, params, layout):
+        source = params['policy_source']
+        if source == 'random':
+            return RandomPolicy(*random_action_bounds(params, layout))
+        if source == 'action_topic':
+            return TopicActionPolicy(layout.action_dim, self._max_obs_age_ns(params),
+                                     lambda: self.get_clock().now().nanoseconds)
+        if source != 'checkpoint':
+            raise ValueError(f'policy_source must be one of {POLICY_SOURCES}, got {source!r}')
+        if not params['checkpoint_path']:
+            raise ValueError('checkpoint_path is empty: set it to a gato_ros checkpoint directory')
+        return GatoPolicy.from_pretrained(params['checkpoint_path'])
+
     def _create_interfaces(self, params):
+        if isinstance(self._policy, TopicActionPolicy):
+            self._configured.append((self.destroy_subscription, self.create_subscription(
+                Float32MultiArray, params['action_topic'],
+                lambda msg: self._policy.put(msg.data), 10)))
         for key in params['observation_keys']:
             self._configured.append((self.destroy_subscription, self.create_subscription(
                 Observation, observation_topic(key),
@@ -288,8 +311,8 @@ class InferenceNode(LifecycleNode):
                 self._send(commands, snapshot.oldest_stamp_ns)
             self._publish_status()
 
-    def _max_obs_age_ns(self):
-        return int(self._params['max_obs_age_s'] * 1e9)
+    def _max_obs_age_ns(self, params=None):
+        return int((params or self._params)['max_obs_age_s'] * 1e9)
 
     def _measured(self, observation, names):
         key = self._params['joints_key']

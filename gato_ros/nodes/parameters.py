@@ -41,6 +41,27 @@ def _share_directories():
     yield Path(sys.prefix) / 'share' / PACKAGE
 
 
+def config_file(name):
+    """Find a file of the package's ``config/`` folder.
+
+    Args:
+        name: File name relative to ``config/``, e.g. ``'inference_node.yaml'``.
+
+    Returns:
+        pathlib.Path: The existing file, from the source tree or else the installed share.
+
+    Raises:
+        FileNotFoundError: When neither the source tree nor an installed share directory has it.
+    """
+    source = Path(__file__).resolve().parents[2] / 'config'
+    candidates = [source] + [share / 'config' for share in _share_directories()]
+    for directory in candidates:
+        path = directory / name
+        if path.is_file():
+            return path
+    raise FileNotFoundError(f'{name} not found in {[str(c) for c in candidates]}')
+
+
 def config_path(node_name):
     """Find a node's default parameter file.
 
@@ -53,14 +74,7 @@ def config_path(node_name):
     Raises:
         FileNotFoundError: When neither the source tree nor an installed share directory has it.
     """
-    source = Path(__file__).resolve().parents[2] / 'config'
-    candidates = [source] + [share / 'config' for share in _share_directories()]
-    for directory in candidates:
-        path = directory / f'{node_name}.yaml'
-        if path.is_file():
-            return path
-    raise FileNotFoundError(
-        f'default parameters {node_name}.yaml not found in {[str(c) for c in candidates]}')
+    return config_file(f'{node_name}.yaml')
 
 
 def load_defaults(node_name):

@@ -1,0 +1,148 @@
+"""Start and stop the ROS graph of a closed-loop evaluation: simulator and agent processes.
+
+Two child processes talk over Fast DDS on the loopback interface: ``mujoco_arm`` (the
+simulated arm) and ``gato-ros agent`` (joint and image observers + inference node). Their
+parameters come from one generated params file: the arm's URDF-derived parameters
+(:mod:`gato_ros.nodes.arm_params`) plus what the evaluation chooses (policy source,
+checkpoint, task). The graph runs in its own ``ROS_DOMAIN_ID`` so an evaluation on a lab
+machine can never command a real arm on the lab's domain.
+"""
+
+from dataclasses import dataclass
+import os
+from pathlib import Path
+import random
+import subprocess
+import sys
+
+from gato_ros.nodes.arm_params import arm_parameters
+import yaml
+
+# Fast DDS derives UDP ports from the domain id; ids above 232 are invalid. Evaluations pick
+# one at random from a range labs rarely use.
+EVAL_DOMAIN_IDS = range(150, 230)
+
+
+@dataclass(frozen=True)
+class GraphConfig:
+    """What the evaluation graph runs.
+
+    Attributes:
+        arm: simulated arm name.
+        policy_source: inference node ``policy_source``: checkpoint, random or action_topic.
+        checkpoint_path: checkpoint folder (policy_source checkpoint).
+        task: checkpoint task of the first episode ('<arm>/<task>'); '' for baselines.
+        sim_task: simulator task of the first episode.
+        control_rate_hz: inference node control rate (Hz).
+        log_dir: folder of the processes' logs and the params file.
+        domain_id: ROS_DOMAIN_ID of the graph; None picks one from EVAL_DOMAIN_IDS.
+    """
+
+    arm: str
+    policy_source: str
+    checkpoint_path: str = ''
+    task: str = ''
+    sim_task: str = 'reach_target'
+    control_rate_hz: float = 10.0
+    log_dir: str = 'runs/eval/logs'
+    domain_id: int = None
+
+
+def graph_parameters(config):
+    """Build the params file content of the evaluation graph.
+
+    Args:
+        config: a :class:`GraphConfig`.
+
+    Returns:
+        dict: ROS params file layout for mujoco_arm, the observers and inference_node.
+    """
+    params = arm_parameters(config.arm, config.control_rate_hz)
+    params['inference_node']['ros__parameters'].update({
+        'autostart': True, 'policy_source': config.policy_source,
+        'checkpoint_path': config.checkpoint_path, 'task': config.task,
+        'motion_enabled': False})
+    params['mujoco_arm']['ros__parameters'].update({
+        'task': config.sim_task,
+        'publish_expert_action': config.policy_source == 'action_topic',
+        'expert_rate_hz': float(config.control_rate_hz)})
+    return params
+
+
+class RosGraph:
+    """The simulator and agent processes, as a context manager that always stops them."""
+
+    def __init__(self, config):
+        """Prepare (but do not start) the graph.
+
+        Args:
+            config: a :class:`GraphConfig`.
+        """
+        self.config = config
+        self.domain_id = (config.domain_id if config.domain_id is not None
+                          else random.choice(EVAL_DOMAIN_IDS))
+        self._processes = []
+
+    def environment(self):
+        """Return the environment of the graph's processes (and of the driver).
+
+        Returns:
+            dict: os.environ with the graph's domain, loopback discovery and MuJoCo's EGL.
+        """
+        env = dict(os.environ, ROS_DOMAIN_ID=str(self.domain_id),
+                   ROS_AUTOMATIC_DISCOVERY_RANGE='LOCALHOST', PYTHONUNBUFFERED='1')
+        env.setdefault('MUJOCO_GL', 'egl')
+        # Two processes share the machine: one torch thread keeps the simulator responsive.
+        env.setdefault('OMP_NUM_THREADS', '1')
+        return env
+
+    def __enter__(self):
+        """Write the params file and start both processes.
+
+        Returns:
+            RosGraph: self.
+        """
+        log_dir = Path(self.config.log_dir)
+        log_dir.mkdir(parents=True, exist_ok=True)
+        params_path = log_dir / 'graph_params.yaml'
+        params_path.write_text(yaml.safe_dump(graph_parameters(self.config), sort_keys=False))
+        env = self.environment()
+        commands = {
+            'mujoco_arm': [sys.executable, '-m', 'gato_ros.nodes.mujoco_arm', '--ros-args',
+                           '--params-file', str(params_path)],
+            'agent': [sys.executable, '-m', 'gato_ros', 'agent', '--params', str(params_path)],
+        }
+        for name, command in commands.items():
+            log = open(log_dir / f'{name}.log', 'w', encoding='utf-8')
+            self._processes.append((subprocess.Popen(
+                command, env=env, stdout=log, stderr=subprocess.STDOUT), log))
+        return self
+
+    def check_alive(self):
+        """Raise if a process of the graph has exited.
+
+        Raises:
+            RuntimeError: naming the log to read.
+        """
+        for process, log in self._processes:
+            if process.poll() is not None:
+                raise RuntimeError(f'{process.args[2:4]} exited with status '
+                                   f'{process.returncode}; see {log.name}')
+
+    def __exit__(self, *exc_info):
+        """Stop the processes (SIGINT, then SIGKILL after 10 s).
+
+        Args:
+            *exc_info: exception information (not suppressed).
+        """
+        for process, _ in self._processes:
+            if process.poll() is None:
+                process.send_signal(subprocess.signal.SIGINT)
+        for process, log in self._processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+            log.close()
+        self._processes = []

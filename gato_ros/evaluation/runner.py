@@ -1,0 +1,143 @@
+"""Run a whole closed-loop evaluation: graph up, episodes per task, report out."""
+
+from dataclasses import dataclass, field
+import gc
+import json
+import os
+from pathlib import Path
+
+from gato_ros.evaluation.driver import EpisodeDriver
+from gato_ros.evaluation.graph import GraphConfig, RosGraph
+from gato_ros.evaluation.report import build_report
+from gato_ros.recording.sim_demos import episode_task_name
+from gato_ros.sim.tasks import make_task
+
+# Evaluation seeds start here; `gato-ros collect` trains on seeds from 0 up.
+EVAL_FIRST_SEED = 100_000
+POLICIES = {'checkpoint': 'checkpoint', 'expert': 'action_topic', 'random': 'random'}
+
+
+@dataclass
+class EvalConfig:
+    """One evaluation.
+
+    Attributes:
+        arm: simulated arm name.
+        tasks: simulator task names.
+        episodes: episodes per task.
+        policy: 'checkpoint', 'expert' or 'random'.
+        checkpoint_path: checkpoint folder (policy 'checkpoint').
+        first_seed: seed of each task's first episode.
+        out_dir: folder of logs (and of GIF frames when recorded).
+        record_first_episode: keep the camera frames of each task's first episode.
+        baselines: ``{arm: {task: {'expert': rate, 'random': rate}}}`` for the scores.
+        control_rate_hz: the agent's control rate (Hz).
+    """
+
+    arm: str
+    tasks: tuple
+    episodes: int
+    policy: str = 'checkpoint'
+    checkpoint_path: str = ''
+    first_seed: int = EVAL_FIRST_SEED
+    out_dir: str = 'runs/eval'
+    record_first_episode: bool = False
+    baselines: dict = field(default_factory=dict)
+    control_rate_hz: float = 10.0
+
+
+def checkpoint_tasks(path):
+    """Return the task names a checkpoint was trained on, without loading its weights.
+
+    Args:
+        path: checkpoint folder.
+
+    Returns:
+        list: task names.
+
+    Raises:
+        FileNotFoundError: when the folder has no gato_spec.json.
+    """
+    spec = Path(path) / 'gato_spec.json'
+    if not spec.is_file():
+        raise FileNotFoundError(f'{path} is not a gato_ros checkpoint (no gato_spec.json)')
+    return sorted(json.loads(spec.read_text())['tasks'])
+
+
+def _check(config):
+    if config.policy not in POLICIES:
+        raise ValueError(f'policy must be one of {sorted(POLICIES)}, got {config.policy!r}')
+    if config.policy != 'checkpoint':
+        return
+    trained = checkpoint_tasks(config.checkpoint_path)
+    missing = [t for t in config.tasks if episode_task_name(config.arm, t) not in trained]
+    if missing:
+        raise ValueError(f'checkpoint {config.checkpoint_path} has no task '
+                         f'{[episode_task_name(config.arm, t) for t in missing]}; it knows '
+                         f'{trained}')
+
+
+def evaluate(config, progress=print):
+    """Run the episodes through the ROS graph and build the report.
+
+    Args:
+        config: an :class:`EvalConfig`.
+        progress: callable receiving one line per finished episode.
+
+    Returns:
+        tuple: (report dict, {task: frames of its first episode}).
+
+    Raises:
+        ValueError: on a bad configuration (unknown policy, task missing in the checkpoint).
+        FileNotFoundError: when the checkpoint does not exist.
+    """
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+
+    _check(config)
+    is_checkpoint = config.policy == 'checkpoint'
+    graph_config = GraphConfig(
+        arm=config.arm, policy_source=POLICIES[config.policy],
+        checkpoint_path=str(config.checkpoint_path) if is_checkpoint else '',
+        task=episode_task_name(config.arm, config.tasks[0]) if is_checkpoint else '',
+        sim_task=config.tasks[0], control_rate_hz=config.control_rate_hz,
+        log_dir=str(Path(config.out_dir) / 'logs'))
+    records, frames = [], {}
+    saved_environment = dict(os.environ)
+    with RosGraph(graph_config) as graph:
+        # The driver joins the graph's private domain (rclpy reads these at init).
+        os.environ.update(graph.environment())
+        context = rclpy.Context()
+        rclpy.init(context=context)
+        node = rclpy.create_node('gato_eval_driver', context=context)
+        executor = SingleThreadedExecutor(context=context)
+        executor.add_node(node)
+        try:
+            driver = EpisodeDriver(node, executor, '/joint_trajectory_controller/joint_trajectory')
+            driver.wait_until_active()
+            for index, task in enumerate(config.tasks):
+                if is_checkpoint and index > 0:
+                    driver.set_task(episode_task_name(config.arm, task))
+                limit_s = make_task(task).time_limit_s
+                for episode in range(config.episodes):
+                    graph.check_alive()
+                    record_frames = config.record_first_episode and episode == 0
+                    record = driver.run_episode(task, config.first_seed + episode, limit_s,
+                                                record_frames)
+                    if record_frames:
+                        frames[task] = driver.recorded_frames
+                    records.append(record)
+                    progress(f'{config.arm}/{task} seed {record.seed}: '
+                             f'{"success" if record.success else "failure"} after '
+                             f'{record.duration_s:.1f} s, {record.commands} commands')
+            timing = driver.timing()
+        finally:
+            node.destroy_node()
+            rclpy.try_shutdown(context=context)
+            os.environ.clear()
+            os.environ.update(saved_environment)
+            # rclpy handles left in reference cycles crash forked processes that would
+            # garbage-collect them later; collect them while rclpy still can.
+            gc.collect()
+    policy = f'checkpoint:{config.checkpoint_path}' if is_checkpoint else config.policy
+    return build_report(config.arm, policy, records, config.baselines, timing), frames
