@@ -14,6 +14,7 @@ COMMANDS = {
     'info': 'print a model preset: dimensions and parameter count',
     'collect': 'record scripted-expert demonstrations from the simulator (no ROS)',
     'train': 'train or resume a checkpoint on episode folders',
+    'export': 'write a deployable copy of a checkpoint (no optimizer state)',
     'convert': 'convert rosbag2 recordings into cached episode files for training',
     'bench': 'measure inference latency and memory of model presets',
     'agent': 'run the observer and inference nodes in one process (ROS 2)',

@@ -30,6 +30,9 @@ _PRESETS = {
                  'num_heads': 8, 'tokenizer': _CPU_TOKENIZER},
     'gato-5m': {'num_layers': 5, 'hidden_size': 256, 'intermediate_size': 1024,
                 'num_heads': 8, 'tokenizer': _CPU_TOKENIZER},
+    # The demo checkpoint's size: trains in well under an hour on 2 shared CPU cores.
+    'gato-2m': {'num_layers': 4, 'hidden_size': 192, 'intermediate_size': 768,
+                'num_heads': 6, 'tokenizer': _CPU_TOKENIZER},
     # For unit tests: small enough to train in seconds on one CPU thread.
     'gato-test': {'num_layers': 2, 'hidden_size': 64, 'intermediate_size': 256,
                   'num_heads': 4, 'context_length': 256, 'resnet_channels': 8,

@@ -60,7 +60,8 @@ def test_largest_paper_blocks_alone_exceed_the_published_count():
 
 
 @pytest.mark.parametrize('name, low, high', [
-    ('gato-5m', 4.5e6, 5.5e6), ('gato-20m', 19e6, 22.5e6), ('gato-test', 1e5, 1e6)])
+    ('gato-2m', 2.5e6, 3e6), ('gato-5m', 4.5e6, 5.5e6), ('gato-20m', 19e6, 22.5e6),
+    ('gato-test', 1e5, 1e6)])
 def test_cpu_presets_sizes(name, low, high):
     """CPU presets have about the parameter count their name says."""
     config = GatoConfig.from_preset(name)
@@ -74,7 +75,7 @@ def test_cpu_presets_sizes(name, low, high):
 def test_list_presets_and_unknown_name():
     """All presets are listed and an unknown name is rejected."""
     assert set(list_presets()) == {'gato-1.18b', 'gato-364m', 'gato-79m', 'gato-20m',
-                                   'gato-5m', 'gato-test'}
+                                   'gato-5m', 'gato-2m', 'gato-test'}
     with pytest.raises(ValueError, match='unknown preset'):
         GatoConfig.from_preset('gato-7b')
 

@@ -1,0 +1,254 @@
+"""Static checks of launch/*.launch.py that run everywhere, launch installed or not."""
+
+import ast
+import re
+
+from gato_ros.sim.arms import list_arms
+from gato_ros.sim.tasks import list_tasks
+from launch_static import (
+    BUILTIN_PARAMETERS, call_name, calls, declared_arguments, gato_ros_nodes, keyword,
+    LAUNCH_DIR, launch_files, literal, load_functions, node_actions, parameter_keys,
+    parameter_names, parse, REPO, share_paths, source_path)
+import pytest
+import yaml
+
+EXPECTED_FILES = ('agent.launch.py', 'sim_agent.launch.py', 'robot_description.launch.py',
+                  'moveit_servo_agent.launch.py')
+# launch/launch_ros names present in Humble, Jazzy and Kilted alike, with the arguments used
+# here (e.g. FileContent, or LifecycleNode's own autostart, are newer than Humble).
+COMMON_API = {
+    'launch': {'LaunchDescription'},
+    'launch.actions': {'DeclareLaunchArgument', 'GroupAction', 'IncludeLaunchDescription',
+                       'LogInfo', 'OpaqueFunction'},
+    'launch.conditions': {'IfCondition', 'UnlessCondition'},
+    'launch.launch_description_sources': {'PythonLaunchDescriptionSource'},
+    'launch.substitutions': {'LaunchConfiguration', 'PathJoinSubstitution'},
+    'launch_ros.actions': {'LifecycleNode', 'Node'},
+    'launch_ros.parameter_descriptions': {'ParameterValue'},
+    'launch_ros.substitutions': {'FindPackageShare'},
+}
+OTHER_MODULES = {'os', 're', 'yaml'}
+AGENT_DEFAULTS = {'checkpoint_path': '', 'task': '', 'instruction': '', 'namespace': '',
+                  'use_sim_time': 'false', 'camera_topic': '/camera/image_raw',
+                  'controller_name': '', 'autostart': 'true'}
+INFERENCE_NODE_JOINTS = {'panda': 'panda_joint1', 'ur5e': 'shoulder_pan_joint'}
+
+
+def _file_id(path):
+    return path.name
+
+
+@pytest.fixture(params=launch_files(), ids=_file_id)
+def launch_file(request):
+    """Give the path and syntax tree of each launch file."""
+    return request.param, parse(request.param)
+
+
+def _tree(name):
+    return parse(LAUNCH_DIR / name)
+
+
+def test_the_launch_files_exist():
+    """The four documented launch files are in launch/."""
+    assert set(EXPECTED_FILES) <= {path.name for path in launch_files()}
+
+
+def test_launch_file_compiles_and_defines_generate_launch_description(launch_file):
+    """Each file compiles and has a module-level generate_launch_description() without args."""
+    path, tree = launch_file
+    compile(path.read_text(encoding='utf-8'), str(path), 'exec')
+    functions = {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef)}
+    assert 'generate_launch_description' in functions
+    signature = functions['generate_launch_description'].args
+    assert not (signature.args or signature.posonlyargs or signature.kwonlyargs)
+
+
+def test_launch_file_imports_only_api_common_to_all_distributions(launch_file):
+    """Every launch/launch_ros name imported exists with this use in Humble, Jazzy, Kilted."""
+    path, tree = launch_file
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            allowed = COMMON_API.get(node.module, set())
+            names = {alias.name for alias in node.names}
+            assert names <= allowed, f'{path.name}: {node.module} {sorted(names - allowed)}'
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                assert alias.name in OTHER_MODULES, f'{path.name}: import {alias.name}'
+
+
+def test_node_actions_name_installed_executables(launch_file):
+    """gato_ros nodes are executables CMakeLists.txt installs; other packages name one too."""
+    path, tree = launch_file
+    installed = gato_ros_nodes()
+    for call in node_actions(tree):
+        package = literal(keyword(call, 'package'))
+        executable = literal(keyword(call, 'executable'))
+        assert isinstance(package, str) and package, f'{path.name}: a node without package'
+        assert isinstance(executable, str) and executable, f'{path.name}: {package} node'
+        if package == 'gato_ros':
+            assert executable in installed, f'{path.name}: {executable} not in {installed}'
+
+
+def test_gato_ros_node_parameters_are_declared_by_the_node(launch_file):
+    """Every parameter a launch file sets on a gato_ros node is in that node's table."""
+    path, tree = launch_file
+    for call in node_actions(tree):
+        if literal(keyword(call, 'package')) != 'gato_ros':
+            continue
+        executable = literal(keyword(call, 'executable'))
+        unknown = parameter_keys(call) - parameter_names(executable) - BUILTIN_PARAMETERS
+        assert not unknown, f'{path.name}: {executable} does not declare {sorted(unknown)}'
+
+
+def test_share_paths_exist_in_the_source_tree(launch_file):
+    """Paths joined onto share/gato_ros name installed files (or folders, up to a variable)."""
+    path, tree = launch_file
+    for parts, complete in share_paths(tree):
+        source = source_path(parts)
+        assert source is not None, f'{path.name}: share/gato_ros/{"/".join(parts)} not installed'
+        if complete:
+            assert source.is_file(), f'{path.name}: {source} missing'
+        else:
+            assert source.is_dir(), f'{path.name}: {source} missing'
+
+
+def test_launch_arguments_have_descriptions_and_defaults(launch_file):
+    """Each argument is named literally, described, and defaulted (no argument is required)."""
+    path, tree = launch_file
+    for call in calls(tree, 'DeclareLaunchArgument'):
+        name = literal(call.args[0]) if call.args else None
+        assert isinstance(name, str), f'{path.name}: an argument without a literal name'
+        description = literal(keyword(call, 'description'))
+        assert isinstance(description, str) and description.strip(), f'{path.name}: {name}'
+        assert keyword(call, 'default_value') is not None, f'{path.name}: {name} has no default'
+        choices = literal(keyword(call, 'choices'))
+        default = literal(keyword(call, 'default_value'))
+        if choices is not None and default is not None:
+            assert default in choices, f'{path.name}: {name} default {default!r}'
+
+
+def test_lifecycle_nodes_pass_name_and_namespace(launch_file):
+    """Humble's LifecycleNode needs name= and namespace= given explicitly."""
+    path, tree = launch_file
+    for call in calls(tree, 'LifecycleNode'):
+        assert keyword(call, 'name') is not None and keyword(call, 'namespace') is not None
+
+
+def test_included_launch_arguments_are_declared_by_the_included_file(launch_file):
+    """launch_arguments given to an included gato_ros launch file are arguments it declares."""
+    path, tree = launch_file
+    for call in calls(tree, 'IncludeLaunchDescription'):
+        targets = [parts for parts, complete in share_paths(tree, call)
+                   if complete and parts[-1].endswith('.launch.py')]
+        assert len(targets) == 1, f'{path.name}: include of an unknown launch file'
+        declared = declared_arguments(parse(source_path(targets[0])))
+        arguments = keyword(call, 'launch_arguments')
+        given = {literal(key) for node in ast.walk(arguments) if isinstance(node, ast.Dict)
+                 for key in node.keys} if arguments is not None else set()
+        assert given <= set(declared), f'{path.name} -> {targets[0][-1]}: {given}'
+
+
+def test_agent_arguments_and_defaults():
+    """agent.launch.py offers the documented arguments with the documented defaults."""
+    tree = _tree('agent.launch.py')
+    declared = declared_arguments(tree)
+    for name, default in AGENT_DEFAULTS.items():
+        assert literal(keyword(declared[name], 'default_value')) == default, name
+    assert (('config', 'arms', 'panda.yaml'), True) in share_paths(tree, declared['params_file'])
+
+
+def test_agent_starts_the_three_nodes_and_a_lifecycle_inference_node():
+    """Observers as plain nodes, the inference node as a lifecycle node, all namespaced."""
+    tree = _tree('agent.launch.py')
+    kinds = {literal(keyword(call, 'executable')): call_name(call)
+             for call in node_actions(tree)}
+    assert kinds == {'joint_state_observer': 'Node', 'image_observer': 'Node',
+                     'inference_node': 'LifecycleNode'}
+    for call in node_actions(tree):
+        assert keyword(call, 'namespace') is not None
+
+
+def test_arm_and_task_choices_are_the_simulator_ones():
+    """The arm/task choices are the simulator's, and every arm has a params file and URDF."""
+    for name in ('sim_agent.launch.py', 'robot_description.launch.py'):
+        choices = literal(keyword(declared_arguments(_tree(name))['arm'], 'choices'))
+        assert choices == list_arms(), name
+    tasks = literal(keyword(declared_arguments(_tree('sim_agent.launch.py'))['task'], 'choices'))
+    assert tasks == list_tasks()
+    for arm in list_arms():
+        assert source_path(('config', 'arms', f'{arm}.yaml')).is_file()
+        assert source_path(('urdf', f'{arm}.urdf')).is_file()
+
+
+def test_moveit_servo_agent_selects_servo_mode():
+    """The servo launch file includes the agent in servo mode with a topic gripper."""
+    tree = _tree('moveit_servo_agent.launch.py')
+    (include,) = calls(tree, 'IncludeLaunchDescription')
+    (arguments,) = [node for node in ast.walk(keyword(include, 'launch_arguments'))
+                    if isinstance(node, ast.Dict)]
+    given = {literal(key): literal(value) for key, value in zip(arguments.keys, arguments.values)}
+    assert given['mode'] == 'servo' and given['gripper_output'] == 'topic'
+    servo_topic = declared_arguments(tree)['servo_topic']
+    assert literal(keyword(servo_topic, 'default_value')) == '/servo_node/delta_twist_cmds'
+    assert 'does NOT start MoveIt' in ast.get_docstring(tree)
+
+
+def test_cmake_installs_what_the_launch_files_use():
+    """CMakeLists.txt installs launch/ and config/ to share/gato_ros, URDFs to share/.../urdf."""
+    text = (REPO / 'CMakeLists.txt').read_text(encoding='utf-8')
+    assert re.search(r'install\(DIRECTORY launch config DESTINATION share/\$\{PROJECT_NAME\}\)',
+                     text)
+    assert re.search(r'install\(DIRECTORY gato_ros/sim/robots/ DESTINATION '
+                     r'share/\$\{PROJECT_NAME\}/urdf', text)
+
+
+@pytest.fixture
+def node_parameters():
+    """Give agent.launch.py's params file reader, compiled without launch."""
+    functions = load_functions(LAUNCH_DIR / 'agent.launch.py',
+                               ('node_parameters', '_key_matches'), {'re': re, 'yaml': yaml})
+    return functions['node_parameters']
+
+
+@pytest.mark.parametrize('arm', list_arms())
+@pytest.mark.parametrize('namespace', ['', '/', 'robot1', '/lab/robot1'])
+def test_arm_params_apply_in_any_namespace(node_parameters, arm, namespace):
+    """The shipped per-arm sections (bare node names) reach the nodes in any namespace."""
+    path = REPO / 'config' / 'arms' / f'{arm}.yaml'
+    inference = node_parameters(str(path), namespace, 'inference_node')
+    assert inference['joint_names'][0] == INFERENCE_NODE_JOINTS[arm]
+    assert node_parameters(str(path), namespace, 'mujoco_arm') == {'arm': arm}
+    assert node_parameters(str(path), namespace, 'image_observer') == {}
+
+
+def test_namespaced_and_wildcard_sections_follow_rcl_matching(node_parameters, tmp_path):
+    """/**, /**/name, /ns/name and /*/name select nodes as rcl does; merged in file order."""
+    path = tmp_path / 'params.yaml'
+    path.write_text(yaml.safe_dump({
+        '/**': {'ros__parameters': {'a': 1, 'b': 0}},
+        '/robot1/inference_node': {'ros__parameters': {'b': 2}},
+        '/robot2/inference_node': {'ros__parameters': {'b': 3}},
+        '/**/inference_node': {'ros__parameters': {'c': 4}},
+        '/*/inference_node': {'ros__parameters': {'d': 5}},
+        'image_observer': {'ros__parameters': {'e': 6}},
+    }, sort_keys=False))
+    assert node_parameters(str(path), 'robot1', 'inference_node') == {
+        'a': 1, 'b': 2, 'c': 4, 'd': 5}
+    assert node_parameters(str(path), '', 'inference_node') == {'a': 1, 'b': 0, 'c': 4}
+    assert node_parameters(str(path), 'lab/robot1', 'inference_node') == {
+        'a': 1, 'b': 0, 'c': 4}
+    assert node_parameters(str(path), 'robot2', 'image_observer') == {'a': 1, 'b': 0, 'e': 6}
+
+
+def test_bad_params_files_are_rejected(node_parameters, tmp_path):
+    """A missing file, a non-mapping, or a matching section without ros__parameters fails."""
+    with pytest.raises(FileNotFoundError):
+        node_parameters(str(tmp_path / 'missing.yaml'), '', 'inference_node')
+    listed = tmp_path / 'list.yaml'
+    listed.write_text('- inference_node\n')
+    with pytest.raises(ValueError, match='sections'):
+        node_parameters(str(listed), '', 'inference_node')
+    flat = tmp_path / 'flat.yaml'
+    flat.write_text('inference_node:\n  task: lift\n')
+    with pytest.raises(ValueError, match='ros__parameters'):
+        node_parameters(str(flat), '', 'inference_node')
