@@ -15,6 +15,7 @@ COMMANDS = {
     'collect': 'record scripted-expert demonstrations from the simulator (no ROS)',
     'train': 'train or resume a checkpoint on episode folders',
     'export': 'write a deployable copy of a checkpoint (no optimizer state)',
+    'record': 'record scripted-expert episodes through the ROS graph as rosbag2 bags',
     'convert': 'convert rosbag2 recordings into cached episode files for training',
     'bench': 'measure inference latency and memory of model presets',
     'agent': 'run the observer and inference nodes in one process (ROS 2)',

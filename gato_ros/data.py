@@ -533,3 +533,19 @@ class Normalizer:
                     for key, item in per_key.items()}
              for task, per_key in data['stats'].items()},
             float(data['min_std']))
+
+
+def episode_task_name(arm, task):
+    """Return the task name under which an arm's episodes are stored and prompted.
+
+    One model serves several arms whose joint counts differ, and specs are keyed by task, so
+    the arm is part of the name: ``panda/reach_target``.
+
+    Args:
+        arm: simulated arm name.
+        task: simulator task name.
+
+    Returns:
+        str: ``'<arm>/<task>'``.
+    """
+    return f'{arm}/{task}'

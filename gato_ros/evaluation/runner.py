@@ -1,5 +1,6 @@
 """Run a whole closed-loop evaluation: graph up, episodes per task, report out."""
 
+import contextlib
 from dataclasses import dataclass, field
 import gc
 import json
@@ -8,13 +9,14 @@ from pathlib import Path
 
 from gato_ros.evaluation.driver import EpisodeDriver
 from gato_ros.evaluation.graph import GraphConfig, RosGraph
+from gato_ros.data import episode_task_name
 from gato_ros.evaluation.report import build_report
-from gato_ros.recording.sim_demos import episode_task_name
 from gato_ros.sim.tasks import make_task
 
 # Evaluation seeds start here; `gato-ros collect` trains on seeds from 0 up.
 EVAL_FIRST_SEED = 100_000
 POLICIES = {'checkpoint': 'checkpoint', 'expert': 'action_topic', 'random': 'random'}
+CONTROLLER_TOPIC = '/joint_trajectory_controller/joint_trajectory'
 
 
 @dataclass
@@ -77,6 +79,60 @@ def _check(config):
                          f'{trained}')
 
 
+@dataclass(frozen=True)
+class GraphSession:
+    """A running graph and the driver node that has joined its domain.
+
+    Attributes:
+        graph: the :class:`RosGraph` (``check_alive`` before each episode).
+        node: the driver's rclpy node; more subscriptions may be added to it.
+        executor: the executor spinning ``node`` (the driver spins it while it waits).
+        driver: the :class:`EpisodeDriver`, the inference node already active.
+    """
+
+    graph: RosGraph
+    node: object
+    executor: object
+    driver: EpisodeDriver
+
+
+@contextlib.contextmanager
+def graph_session(graph_config, node_name='gato_eval_driver'):
+    """Start the graph, join its private domain and wait for the agent; stop all on exit.
+
+    Args:
+        graph_config: a :class:`GraphConfig`.
+        node_name: name of the driver node.
+
+    Yields:
+        GraphSession: the graph, node, executor and driver.
+    """
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+
+    saved_environment = dict(os.environ)
+    with RosGraph(graph_config) as graph:
+        # The driver joins the graph's private domain (rclpy reads these at init).
+        os.environ.update(graph.environment())
+        context = rclpy.Context()
+        rclpy.init(context=context)
+        node = rclpy.create_node(node_name, context=context)
+        executor = SingleThreadedExecutor(context=context)
+        executor.add_node(node)
+        try:
+            driver = EpisodeDriver(node, executor, CONTROLLER_TOPIC)
+            driver.wait_until_active()
+            yield GraphSession(graph, node, executor, driver)
+        finally:
+            node.destroy_node()
+            rclpy.try_shutdown(context=context)
+            os.environ.clear()
+            os.environ.update(saved_environment)
+            # rclpy handles left in reference cycles crash forked processes that would
+            # garbage-collect them later; collect them while rclpy still can.
+            gc.collect()
+
+
 def evaluate(config, progress=print):
     """Run the episodes through the ROS graph and build the report.
 
@@ -91,9 +147,6 @@ def evaluate(config, progress=print):
         ValueError: on a bad configuration (unknown policy, task missing in the checkpoint).
         FileNotFoundError: when the checkpoint does not exist.
     """
-    import rclpy
-    from rclpy.executors import SingleThreadedExecutor
-
     _check(config)
     is_checkpoint = config.policy == 'checkpoint'
     graph_config = GraphConfig(
@@ -103,41 +156,23 @@ def evaluate(config, progress=print):
         sim_task=config.tasks[0], control_rate_hz=config.control_rate_hz,
         log_dir=str(Path(config.out_dir) / 'logs'))
     records, frames = [], {}
-    saved_environment = dict(os.environ)
-    with RosGraph(graph_config) as graph:
-        # The driver joins the graph's private domain (rclpy reads these at init).
-        os.environ.update(graph.environment())
-        context = rclpy.Context()
-        rclpy.init(context=context)
-        node = rclpy.create_node('gato_eval_driver', context=context)
-        executor = SingleThreadedExecutor(context=context)
-        executor.add_node(node)
-        try:
-            driver = EpisodeDriver(node, executor, '/joint_trajectory_controller/joint_trajectory')
-            driver.wait_until_active()
-            for index, task in enumerate(config.tasks):
-                if is_checkpoint and index > 0:
-                    driver.set_task(episode_task_name(config.arm, task))
-                limit_s = make_task(task).time_limit_s
-                for episode in range(config.episodes):
-                    graph.check_alive()
-                    record_frames = config.record_first_episode and episode == 0
-                    record = driver.run_episode(task, config.first_seed + episode, limit_s,
-                                                record_frames)
-                    if record_frames:
-                        frames[task] = driver.recorded_frames
-                    records.append(record)
-                    progress(f'{config.arm}/{task} seed {record.seed}: '
-                             f'{"success" if record.success else "failure"} after '
-                             f'{record.duration_s:.1f} s, {record.commands} commands')
-            timing = driver.timing()
-        finally:
-            node.destroy_node()
-            rclpy.try_shutdown(context=context)
-            os.environ.clear()
-            os.environ.update(saved_environment)
-            # rclpy handles left in reference cycles crash forked processes that would
-            # garbage-collect them later; collect them while rclpy still can.
-            gc.collect()
+    with graph_session(graph_config) as session:
+        driver = session.driver
+        for index, task in enumerate(config.tasks):
+            if is_checkpoint and index > 0:
+                driver.set_task(episode_task_name(config.arm, task))
+            limit_s = make_task(task).time_limit_s
+            for episode in range(config.episodes):
+                session.graph.check_alive()
+                record_frames = config.record_first_episode and episode == 0
+                record = driver.run_episode(task, config.first_seed + episode, limit_s,
+                                            record_frames)
+                if record_frames:
+                    frames[task] = driver.recorded_frames
+                records.append(record)
+                progress(f'{config.arm}/{task} seed {record.seed}: '
+                         f'{"success" if record.success else "failure"} after '
+                         f'{record.duration_s:.1f} s, {record.commands} commands')
+        timing = driver.timing()
     policy = f'checkpoint:{config.checkpoint_path}' if is_checkpoint else config.policy
     return build_report(config.arm, policy, records, config.baselines, timing), frames

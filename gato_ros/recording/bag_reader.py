@@ -24,7 +24,7 @@ from pathlib import Path
 import sys
 
 import cv2
-from gato_ros.data import ACTION_KEY, Episode
+from gato_ros.data import ACTION_KEY, Episode, episode_task_name
 from gato_ros.nodes.action_mapping import GripperConfig
 from gato_ros.nodes.image_conversion import (
     crop_and_resize, image_fields_to_model_input, ImageConversionConfig)
@@ -463,7 +463,9 @@ class _BagConversion:
             end = starts[j + 1] if j + 1 < len(starts) else len(self.statuses)
             last = self.statuses[end - 1][1]
             stop_ns = self.statuses[end][0] if end < len(self.statuses) else _END_NS
-            segments.append(_Segment(self.statuses[first][0], stop_ns, last.task,
+            # Named like collect's episodes (<arm>/<task>) when the status names the arm.
+            task = episode_task_name(last.arm, last.task) if last.arm else last.task
+            segments.append(_Segment(self.statuses[first][0], stop_ns, task,
                                      last.instruction, bool(last.success)))
         return segments
 

@@ -7,14 +7,13 @@ the camera renders at the simulator node's resolution and the image observer's o
 ``crop_and_resize`` brings it to the model's input size, so a policy trained here sees the
 same pixels when it runs through ``mujoco_arm`` -> ``image_observer``.
 
-Episode task names are ``<arm>/<task>`` (e.g. ``panda/reach_target``): one model serves
-several arms whose joint counts differ, and Gato keys its specs by task.
+Episode task names are ``<arm>/<task>`` (:func:`gato_ros.data.episode_task_name`).
 """
 
 from dataclasses import dataclass
 from pathlib import Path
 
-from gato_ros.data import Episode
+from gato_ros.data import Episode, episode_task_name
 from gato_ros.nodes.image_conversion import crop_and_resize
 from gato_ros.sim.experts import make_expert
 from gato_ros.sim.rollout import run_episode
@@ -44,19 +43,6 @@ class DemoConfig:
     camera_size: tuple = (128, 128)
     image_size: tuple = (64, 64)
     control_rate_hz: float = 10.0
-
-
-def episode_task_name(arm, task):
-    """Return the task name under which an arm's episodes are stored and prompted.
-
-    Args:
-        arm: simulated arm name.
-        task: simulator task name.
-
-    Returns:
-        str: ``'<arm>/<task>'``.
-    """
-    return f'{arm}/{task}'
 
 
 def to_episode(result, arm, task, image_size):

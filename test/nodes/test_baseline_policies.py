@@ -19,7 +19,7 @@ def test_random_actions_stay_in_bounds_and_vary():
 
 
 def test_random_bounds_rejects_inverted_ranges():
-    """low > high is a configuration error."""
+    """An inverted range (low above high) is a configuration error."""
     with pytest.raises(ValueError, match='low <= high'):
         RandomPolicy([1.0], [0.0])
 

@@ -42,7 +42,8 @@ def test_commanded_episodes_equal_what_was_written(tmp_path):
     assert summary.ticks_total == 18 and summary.ticks_dropped == {}
     for e, episode in enumerate(episodes):
         steps = range(9)
-        assert episode.task == 'reach' and episode.instruction == f'reach target {e}'
+        # The status names the arm: episodes are named <arm>/<task> like collect's.
+        assert episode.task == 'panda/reach' and episode.instruction == f'reach target {e}'
         assert episode.success is (e == 0)
         joints = episode.observations['joints']
         assert joints.dtype == np.float32 and joints.shape == (9, 3)
