@@ -17,17 +17,33 @@ tokens. Optimizer: AdamW (betas 0.9/0.95, decoupled weight decay on matrices onl
 warmup then cosine decay to ``min_learning_rate_ratio`` of the peak, gradient clipping,
 gradient accumulation over ``grad_accum_steps`` micro-batches.
 
+Training runs through Hugging Face Accelerate: a plain call is one process (CPU or one
+GPU); the same code trains data-parallel on several GPUs or nodes when the program is started
+by ``accelerate launch`` or ``torchrun`` (see :mod:`gato_ros.commands.train`). Each process
+draws its own batches from a generator seeded with ``seed + process_index``, so process 0
+draws what a single-process run draws and the effective batch is ``batch_size *
+grad_accum_steps * num_processes`` sequences (the learning rate is not rescaled). Gradients
+are averaged across processes once per optimizer step. The validation batches are the same
+for any number of processes; each process evaluates its share and the sums are added.
+
 The output directory is a policy checkpoint (see :mod:`gato_ros.policy`) plus
-``training_state/`` (optimizer tensors and RNG state in safetensors, step and the rest in JSON:
-nothing pickled) to resume, and ``train_summary.json`` (losses, throughput).
+``training_state/`` (optimizer tensors and every process's RNG states in safetensors, step
+and the rest in JSON: nothing pickled) to resume, and ``train_summary.json`` (losses,
+throughput of all processes). Only the main process writes them. A run resumed with the same
+number of processes continues exactly; with another number, each process starts a fresh data
+stream seeded with ``(seed + process_index, step)``.
 """
 
+import contextlib
 from dataclasses import asdict, dataclass, field
 import json
 import math
 from pathlib import Path
 import time
 
+from accelerate import Accelerator
+from accelerate.state import AcceleratorState
+from accelerate.utils import DistributedDataParallelKwargs, gather_object, get_int_from_env
 from gato_ros.configuration_gato import GatoConfig
 from gato_ros.data import Episode, Normalizer
 from gato_ros.modeling_gato import collate_sequences, GatoModel, next_token_loss
@@ -44,6 +60,7 @@ STATE_DIR = 'training_state'
 STATE_TENSORS_FILE = 'optimizer.safetensors'
 STATE_JSON_FILE = 'trainer_state.json'
 SUMMARY_FILE = 'train_summary.json'
+MIXED_PRECISIONS = ('no', 'bf16', 'fp16')
 
 
 @dataclass
@@ -72,7 +89,11 @@ class TrainConfig:
         save_every: checkpoint every n steps (and at the end); 0: only at the end.
         seed: seed of data sampling, initialization, dropout.
         num_threads: torch CPU threads; None leaves torch's default.
-        device: torch device.
+        device: 'cpu' forces the CPU; 'auto' takes Accelerate's choice (under a launcher the
+            process's GPU, else the first GPU, else the CPU); a device type ('cuda', 'mps')
+            must be the one Accelerate picks. No index: choose GPUs with CUDA_VISIBLE_DEVICES.
+        mixed_precision: 'no', 'bf16' or 'fp16' autocast of the forward pass (fp16 also
+            scales the loss).
         resume: continue from ``output_dir`` if it holds a training state.
         progress: show a tqdm progress bar.
         text_model_path: SentencePiece model of instructions; None: the shipped one.
@@ -101,6 +122,7 @@ class TrainConfig:
     seed: int = 0
     num_threads: int | None = None
     device: str = 'cpu'
+    mixed_precision: str = 'no'
     resume: bool = False
     progress: bool = True
     text_model_path: str | None = None
@@ -117,6 +139,13 @@ class TrainConfig:
                 raise ValueError(f'{name} must be in [0, 1], got {getattr(self, name)}')
         if not self.learning_rate > 0:
             raise ValueError(f'learning_rate must be positive, got {self.learning_rate}')
+        if self.mixed_precision not in MIXED_PRECISIONS:
+            raise ValueError(f'mixed_precision must be one of {MIXED_PRECISIONS}, got '
+                             f'{self.mixed_precision!r}')
+        if ':' in self.device:
+            raise ValueError(f"device takes a type ('auto', 'cpu', 'cuda', ...) without an "
+                             f'index, got {self.device!r}; choose GPUs with '
+                             'CUDA_VISIBLE_DEVICES or a launcher')
 
 
 def learning_rate_at(step: int, config: TrainConfig) -> float:
@@ -260,41 +289,139 @@ def _batch_loss(model: GatoModel, sequences: list, pad_id: int, device: str) -> 
     return loss, accuracy, sum(len(item) for item in sequences)
 
 
-def _evaluate(model: GatoModel, batches: list, pad_id: int, device: str) -> dict:
+def _sum_across(accelerator: Accelerator, values: list) -> list:
+    """Add numbers over all processes."""
+    if accelerator.num_processes == 1:
+        return values  # no device round trip (MPS has no float64)
+    # float64 keeps token counts exact past float32's 2**24.
+    summed = accelerator.reduce(
+        torch.tensor(values, dtype=torch.float64, device=accelerator.device), 'sum')
+    return summed.tolist()
+
+
+def _evaluate(accelerator: Accelerator, model, batches: list, pad_id: int) -> dict:
+    """Return the mean loss and action accuracy of the batches, each process doing a share."""
     model.eval()
     with torch.no_grad():
-        results = [_batch_loss(model, batch, pad_id, device)[:2] for batch in batches]
+        results = [_batch_loss(model, batch, pad_id, accelerator.device)[:2]
+                   for batch in batches[accelerator.process_index::accelerator.num_processes]]
     model.train()
-    return {'val_loss': float(np.mean([loss.item() for loss, _ in results])),
-            'val_action_accuracy': float(np.mean([accuracy for _, accuracy in results]))}
+    loss_sum, accuracy_sum = _sum_across(accelerator, [
+        sum(loss.item() for loss, _ in results), sum(accuracy for _, accuracy in results)])
+    return {'val_loss': loss_sum / len(batches),
+            'val_action_accuracy': accuracy_sum / len(batches)}
 
 
-def _save_training_state(directory: Path, optimizer: torch.optim.Optimizer, step: int,
-                         rng: np.random.Generator, history: list) -> None:
+def _optimizer_step(accelerator: Accelerator, model, optimizer, step: int,
+                    sampler: SequenceSampler, rng: np.random.Generator, pad_id: int,
+                    config: TrainConfig) -> tuple:
+    """Run one optimizer step; return this process's loss (mean of micro-batches) and tokens."""
+    for group in optimizer.param_groups:
+        group['lr'] = learning_rate_at(step, config)
+    optimizer.zero_grad(set_to_none=True)
+    step_loss, tokens = 0.0, 0
+    for micro_step in range(config.grad_accum_steps):
+        # Gradients are averaged across processes once per step: in the last backward pass.
+        last = micro_step == config.grad_accum_steps - 1
+        with contextlib.nullcontext() if last else accelerator.no_sync(model):
+            batch = [sampler.sample(rng) for _ in range(config.batch_size)]
+            loss, _, count = _batch_loss(model, batch, pad_id, accelerator.device)
+            accelerator.backward(loss / config.grad_accum_steps)
+        step_loss += loss.item() / config.grad_accum_steps
+        tokens += count
+    accelerator.clip_grad_norm_(model.parameters(), config.grad_clip_norm)
+    optimizer.step()
+    return step_loss, tokens
+
+
+def _save(accelerator: Accelerator, directory: Path, checkpoint: Checkpoint, optimizer,
+          step: int, rng: np.random.Generator, history: list) -> None:
+    """Write the checkpoint and the training state from the main process."""
+    # A collective operation: every process calls _save and sends its RNG states.
+    rng_states = gather_object([(rng.bit_generator.state, torch.get_rng_state())])
+    if accelerator.is_main_process:
+        checkpoint.save(directory)
+        _write_training_state(directory / STATE_DIR, optimizer, accelerator.scaler, step,
+                              rng_states, history)
+    accelerator.wait_for_everyone()
+
+
+def _write_training_state(directory: Path, optimizer: torch.optim.Optimizer, scaler,
+                          step: int, rng_states: list, history: list) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     state = optimizer.state_dict()
     tensors = {f'state.{index}.{name}': value.detach().cpu().contiguous()
                for index, entry in state['state'].items() for name, value in entry.items()}
-    tensors['torch_rng_state'] = torch.get_rng_state()
+    tensors['torch_rng_state'] = torch.stack([torch_state for _, torch_state in rng_states])
     save_file(tensors, directory / STATE_TENSORS_FILE)
     # The JSON is written last: a state directory with it is complete.
     (directory / STATE_JSON_FILE).write_text(json.dumps({
         'step': step, 'param_groups': state['param_groups'],
-        'numpy_rng_state': rng.bit_generator.state, 'history': history}, indent=1))
+        'numpy_rng_states': [numpy_state for numpy_state, _ in rng_states],
+        'grad_scaler': None if scaler is None else scaler.state_dict(),
+        'history': history}, indent=1))
 
 
 def _load_training_state(directory: Path, optimizer: torch.optim.Optimizer,
-                         rng: np.random.Generator) -> tuple:
+                         accelerator: Accelerator, rng: np.random.Generator,
+                         seed: int) -> tuple:
     meta = json.loads((directory / STATE_JSON_FILE).read_text())
     tensors = load_file(directory / STATE_TENSORS_FILE)
-    torch.set_rng_state(tensors.pop('torch_rng_state'))
+    step, index = int(meta['step']), accelerator.process_index
+    # One row and one JSON entry per process; states written by single-process versions
+    # of this module hold a single unstacked state.
+    torch_states = tensors.pop('torch_rng_state').reshape(-1, torch.get_rng_state().numel())
+    numpy_states = meta.get('numpy_rng_states') or [meta['numpy_rng_state']]
+    if len(numpy_states) == accelerator.num_processes:
+        # clone: torch.set_rng_state reads a row view from its storage's start.
+        torch.set_rng_state(torch_states[index].clone())
+        rng.bit_generator.state = numpy_states[index]
+    else:
+        rng.bit_generator.state = np.random.default_rng(
+            [seed + index, step]).bit_generator.state
     state = {}
     for key, value in tensors.items():
-        _, index, name = key.split('.', 2)
-        state.setdefault(int(index), {})[name] = value
+        _, param_index, name = key.split('.', 2)
+        state.setdefault(int(param_index), {})[name] = value
     optimizer.load_state_dict({'state': state, 'param_groups': meta['param_groups']})
-    rng.bit_generator.state = meta['numpy_rng_state']
-    return int(meta['step']), list(meta['history'])
+    if accelerator.scaler is not None and meta.get('grad_scaler'):
+        accelerator.scaler.load_state_dict(meta['grad_scaler'])
+    return step, list(meta['history'])
+
+
+def _make_accelerator(config: TrainConfig) -> Accelerator:
+    """Create the run's Accelerator on the device and with the precision ``config`` asks."""
+    # Accelerate keeps its settings in process-wide singletons; each run may ask for others.
+    # Only a launcher's process group has to outlive a run.
+    distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
+    AcceleratorState._reset_state(reset_partial_state=not distributed)
+    accelerator = Accelerator(
+        cpu=config.device == 'cpu', mixed_precision=config.mixed_precision,
+        # A batch without images leaves the image encoder unused on its process.
+        kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)])
+    if config.device not in ('auto', accelerator.device.type):
+        raise ValueError(f'device {config.device!r} asked, but Accelerate placed this process '
+                         f'on {accelerator.device}')
+    # Without a backend (e.g. device 'auto' on a machine without GPUs) each launched process
+    # would train alone and all would write the same files.
+    launched = get_int_from_env(['PMI_SIZE', 'OMPI_COMM_WORLD_SIZE', 'MV2_COMM_WORLD_SIZE',
+                                 'WORLD_SIZE'], 1)
+    if accelerator.num_processes != launched:
+        raise ValueError(f'{launched} processes were launched, but Accelerate joined '
+                         f'{accelerator.num_processes} on {accelerator.device}; use device '
+                         "'cpu' to train several processes on CPUs")
+    return accelerator
+
+
+def _resume_found(accelerator: Accelerator, config: TrainConfig) -> bool:
+    """Return whether to resume, checking that every process sees the same training state."""
+    found = config.resume and (Path(config.output_dir) / STATE_DIR / STATE_JSON_FILE).is_file()
+    found_by = gather_object([found])
+    if any(found_by) and not all(found_by):
+        raise ValueError(f'cannot resume: processes {found_by} (True: found) do not all see '
+                         f'the training state in {config.output_dir}; put it on a shared '
+                         'filesystem')
+    return found
 
 
 def _architecture(config: GatoConfig) -> dict:
@@ -311,8 +438,27 @@ def _check_fits(sampler: SequenceSampler, episodes: list) -> None:
                              f'than context_length {sampler.context_length}')
 
 
+def _write_summary(output_dir: Path, config: TrainConfig, accelerator: Accelerator,
+                   checkpoint: Checkpoint, history: list, counts: dict) -> None:
+    """Write ``train_summary.json``: the run's counts, last losses, settings and history."""
+    last_eval = next((item for item in reversed(history) if 'val_loss' in item), {})
+    summary = {
+        **counts,
+        'final_train_loss': history[-1]['train_loss'] if history else None,
+        'val_loss': last_eval.get('val_loss'),
+        'val_action_accuracy': last_eval.get('val_action_accuracy'),
+        'num_parameters': sum(param.numel() for param in checkpoint.model.parameters()),
+        'num_processes': accelerator.num_processes,
+        'mixed_precision': accelerator.mixed_precision,
+        'tasks': sorted(checkpoint.specs), 'config': asdict(config), 'history': history}
+    (output_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=1))
+
+
 def train(episodes, config: TrainConfig | None = None) -> Path:
     """Train (or resume training) a Gato model and write a policy checkpoint.
+
+    Call it in every process of a launcher (``accelerate launch``, ``torchrun``): the
+    processes train one model data-parallel and the main one writes the files.
 
     Args:
         episodes: iterable of :class:`gato_ros.data.Episode` (several tasks allowed).
@@ -323,7 +469,8 @@ def train(episodes, config: TrainConfig | None = None) -> Path:
 
     Raises:
         ValueError: for no episodes, inconsistent task specs, a timestep longer than the
-            context, or a resumed run with other episodes or another model.
+            context, a device other than the one Accelerate picks, or a resumed run with
+            other episodes, another model or a training state not all processes see.
 
     """
     config = config or TrainConfig()
@@ -332,6 +479,7 @@ def train(episodes, config: TrainConfig | None = None) -> Path:
         raise ValueError('train needs a non-empty list of Episode objects')
     if config.num_threads:
         torch.set_num_threads(config.num_threads)
+    accelerator = _make_accelerator(config)
     torch.manual_seed(config.seed)
     output_dir = Path(config.output_dir)
     model_config = GatoConfig.from_preset(config.preset, **config.model_overrides)
@@ -352,12 +500,11 @@ def train(episodes, config: TrainConfig | None = None) -> Path:
         val_batches = [[val_sampler.sample(val_rng) for _ in range(config.batch_size)]
                        for _ in range(config.val_batches)]
 
-    rng = np.random.default_rng(config.seed)
-    checkpoint = Checkpoint(GatoModel(model_config).to(config.device), specs, normalizer,
-                            text_tokenizer)
+    rng = np.random.default_rng(config.seed + accelerator.process_index)
+    checkpoint = Checkpoint(GatoModel(model_config), specs, normalizer, text_tokenizer)
     optimizer = _make_optimizer(checkpoint.model, config)
     step, history = 0, []
-    if config.resume and (output_dir / STATE_DIR / STATE_JSON_FILE).is_file():
+    if _resume_found(accelerator, config):
         saved = Checkpoint.load(output_dir)
         if _architecture(saved.model.config) != _architecture(model_config):
             raise ValueError(f'cannot resume: {output_dir} holds model '
@@ -367,50 +514,39 @@ def train(episodes, config: TrainConfig | None = None) -> Path:
             raise ValueError(f'cannot resume: the episodes differ from those of {output_dir} '
                              '(normalizer statistics changed)')
         checkpoint.model.load_state_dict(saved.model.state_dict())
-        step, history = _load_training_state(output_dir / STATE_DIR, optimizer, rng)
-    model = checkpoint.model.train()
+        step, history = _load_training_state(output_dir / STATE_DIR, optimizer, accelerator,
+                                             rng, config.seed)
+    model, optimizer = accelerator.prepare(checkpoint.model.train(), optimizer)
+    # What is saved: the bare model, without a data-parallel wrapper.
+    checkpoint.model = accelerator.unwrap_model(model)
 
-    bar = tqdm(total=config.max_steps, initial=step, disable=not config.progress,
-               desc='train', unit='step')
+    bar = tqdm(total=config.max_steps, initial=step, desc='train', unit='step',
+               disable=not (config.progress and accelerator.is_main_process))
     tokens, start_step, start_time = 0, step, time.perf_counter()
     while step < config.max_steps:
-        for group in optimizer.param_groups:
-            group['lr'] = learning_rate_at(step, config)
-        optimizer.zero_grad(set_to_none=True)
-        step_loss = 0.0
-        for _ in range(config.grad_accum_steps):
-            batch = [sampler.sample(rng) for _ in range(config.batch_size)]
-            loss, _, count = _batch_loss(model, batch, pad_id, config.device)
-            (loss / config.grad_accum_steps).backward()
-            step_loss += loss.item() / config.grad_accum_steps
-            tokens += count
-        torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip_norm)
-        optimizer.step()
+        step_loss, count = _optimizer_step(accelerator, model, optimizer, step, sampler, rng,
+                                           pad_id, config)
         step += 1
+        tokens += count
+        step_loss = _sum_across(accelerator, [step_loss])[0] / accelerator.num_processes
         record = {'step': step, 'train_loss': step_loss}
         last = step == config.max_steps
         if val_batches and (last or (config.eval_every and step % config.eval_every == 0)):
-            record.update(_evaluate(model, val_batches, pad_id, config.device))
+            record.update(_evaluate(accelerator, model, val_batches, pad_id))
         history.append(record)
         bar.update(1)
         bar.set_postfix(loss=f'{step_loss:.3f}')
         if not last and config.save_every and step % config.save_every == 0:
-            checkpoint.save(output_dir)
-            _save_training_state(output_dir / STATE_DIR, optimizer, step, rng, history)
+            _save(accelerator, output_dir, checkpoint, optimizer, step, rng, history)
     bar.close()
     elapsed_s = time.perf_counter() - start_time
-    checkpoint.save(output_dir)
-    _save_training_state(output_dir / STATE_DIR, optimizer, step, rng, history)
-    last_eval = next((item for item in reversed(history) if 'val_loss' in item), {})
-    summary = {
-        'steps': step, 'start_step': start_step, 'elapsed_s': elapsed_s,
-        'tokens_per_s': tokens / elapsed_s if step > start_step else None,
-        'train_tokens': tokens,
-        'final_train_loss': history[-1]['train_loss'] if history else None,
-        'val_loss': last_eval.get('val_loss'),
-        'val_action_accuracy': last_eval.get('val_action_accuracy'),
-        'num_parameters': sum(param.numel() for param in model.parameters()),
-        'num_train_episodes': len(train_episodes), 'num_val_episodes': len(val_episodes),
-        'tasks': sorted(specs), 'config': asdict(config), 'history': history}
-    (output_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=1))
+    tokens = int(_sum_across(accelerator, [tokens])[0])
+    _save(accelerator, output_dir, checkpoint, optimizer, step, rng, history)
+    if accelerator.is_main_process:
+        _write_summary(output_dir, config, accelerator, checkpoint, history, {
+            'steps': step, 'start_step': start_step, 'elapsed_s': elapsed_s,
+            'tokens_per_s': tokens / elapsed_s if step > start_step else None,
+            'train_tokens': tokens, 'num_train_episodes': len(train_episodes),
+            'num_val_episodes': len(val_episodes)})
+    accelerator.wait_for_everyone()
     return output_dir

@@ -127,6 +127,22 @@ def test_resume_with_other_episodes_or_model_raises(tmp_path):
               _config(tmp_path, max_steps=2, resume=True, model_overrides=bigger))
 
 
+def test_runs_twice_in_one_process_with_other_precision(tmp_path):
+    """A second run may change Accelerate settings; the summary records processes, precision."""
+    episodes = _episodes(seed=6, count=2)
+    first = train(episodes, _config(tmp_path / 'fp32', max_steps=2))
+    second = train(episodes, _config(tmp_path / 'bf16', max_steps=2, device='auto',
+                                     mixed_precision='bf16'))
+    for out, precision in ((first, 'no'), (second, 'bf16')):
+        summary = json.loads((out / SUMMARY_FILE).read_text())
+        assert summary['num_processes'] == 1 and summary['mixed_precision'] == precision
+        assert summary['steps'] == 2 and np.isfinite(summary['final_train_loss'])
+    # A single process saves one row of torch RNG state and one numpy generator state.
+    meta = json.loads((second / STATE_DIR / STATE_JSON_FILE).read_text())
+    assert len(meta['numpy_rng_states']) == 1
+    assert load_file(second / STATE_DIR / 'optimizer.safetensors')['torch_rng_state'].shape[0] == 1
+
+
 def test_learning_rate_warmup_and_cosine():
     """The learning rate warms up linearly, then decays by a cosine to the floor."""
     config = TrainConfig(learning_rate=1e-3, warmup_steps=10, max_steps=110,
@@ -156,3 +172,7 @@ def test_bad_inputs_raise(tmp_path):
         TrainConfig(batch_size=0)
     with pytest.raises(ValueError, match='prompt_probability'):
         TrainConfig(prompt_probability=1.5)
+    with pytest.raises(ValueError, match='mixed_precision'):
+        TrainConfig(mixed_precision='fp8')
+    with pytest.raises(ValueError, match='without an index'):
+        TrainConfig(device='cuda:1')

@@ -8,14 +8,31 @@ Example (the demo checkpoint's command is in README)::
 Episode folders come from ``gato-ros collect`` (simulated experts) or ``gato-ros convert``
 (rosbag2 recordings); tasks and arms may be mixed. Writes the checkpoint, a run summary
 (``train_summary.json``) and a loss-curve plot (``loss.png``) into ``--out``.
+
+Scaling out: the same command, started by Hugging Face Accelerate's launcher, trains
+data-parallel with one process per GPU (``--device auto``, the default, lets each process
+take its own GPU)::
+
+    accelerate launch --num_processes 4 -m gato_ros train --data data/panda \
+        --out checkpoints/big --steps 3000 --mixed-precision bf16
+
+Several nodes: run ``accelerate launch`` on each with ``--num_machines``,
+``--machine_rank``, ``--main_process_ip`` and ``--main_process_port``; ``torchrun
+--nproc_per_node 4 -m gato_ros train ...`` works too. Every process samples its own batches
+(seed ``--seed`` + process index), so one optimizer step sees ``--batch-size`` x
+``--grad-accum`` x processes sequences; the learning rate is not rescaled. ``--out`` must be
+on a filesystem all nodes share to ``--resume``; only the main process writes files and
+prints. On a machine without GPUs, ``torchrun --nproc_per_node 2 -m gato_ros train --device
+cpu ...`` tries it out (gloo backend).
 """
 
 import json
 from pathlib import Path
 
+from accelerate import PartialState
 from gato_ros.configuration_gato import list_presets
 from gato_ros.recording.dataset import load_dataset
-from gato_ros.training import SUMMARY_FILE, train, TrainConfig
+from gato_ros.training import MIXED_PRECISIONS, SUMMARY_FILE, train, TrainConfig
 
 
 def add_arguments(parser):
@@ -42,6 +59,12 @@ def add_arguments(parser):
     parser.add_argument('--eval-every', type=int, default=defaults.eval_every)
     parser.add_argument('--save-every', type=int, default=defaults.save_every)
     parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
+    parser.add_argument('--device', default='auto',
+                        help="'auto' (a launcher's GPU per process, else a GPU, else the "
+                             "CPU), 'cpu', or a device type such as 'cuda'")
+    parser.add_argument('--mixed-precision', choices=MIXED_PRECISIONS,
+                        default=defaults.mixed_precision,
+                        help='autocast precision of the forward pass')
     parser.add_argument('--seed', type=int, default=defaults.seed)
     parser.add_argument('--resume', action='store_true',
                         help='continue from the training state in --out')
@@ -89,11 +112,14 @@ def run(args):
             learning_rate=args.lr, warmup_steps=args.warmup_steps,
             model_overrides={'context_length': args.context} if args.context else {},
             eval_every=args.eval_every, save_every=args.save_every,
-            num_threads=args.threads, seed=args.seed, resume=args.resume)
+            num_threads=args.threads, seed=args.seed, resume=args.resume,
+            device=args.device, mixed_precision=args.mixed_precision)
         out = train(episodes, config)
     except (ValueError, FileNotFoundError) as error:
         print(f'error: {error}')
         return 2
+    if not PartialState().is_main_process:
+        return 0
     summary = json.loads((Path(out) / SUMMARY_FILE).read_text())
     plot_losses(summary['history'], Path(out) / 'loss.png')
     keys = ('steps', 'elapsed_s', 'tokens_per_s', 'final_train_loss', 'val_loss',

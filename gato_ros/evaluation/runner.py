@@ -7,9 +7,9 @@ import json
 import os
 from pathlib import Path
 
+from gato_ros.data import episode_task_name
 from gato_ros.evaluation.driver import EpisodeDriver
 from gato_ros.evaluation.graph import GraphConfig, RosGraph
-from gato_ros.data import episode_task_name
 from gato_ros.evaluation.report import build_report
 from gato_ros.sim.tasks import make_task
 
