@@ -15,12 +15,8 @@ import torch
 CONTEXT_LENGTH = 64
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# Small models train and compare faster (and deterministically) on one thread.
+pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
 
 def _reach_episode(rng, steps=5):

@@ -15,12 +15,8 @@ LEVELS = np.array([-1.0, -0.5, 0.0, 0.5, 1.0], np.float32)
 TOLERANCE = 0.05
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# Small models train and compare faster (and deterministically) on one thread.
+pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
 
 def _mirror_episode(rng, steps=10):
