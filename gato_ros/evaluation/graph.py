@@ -1,7 +1,7 @@
 """Start and stop the ROS graph of a closed-loop evaluation: simulator and agent processes.
 
-Two child processes talk over Fast DDS on the loopback interface: ``mujoco_arm`` (the
-simulated arm) and ``gato-ros agent`` (joint and image observers + inference node). Their
+Four child processes talk over Fast DDS on the loopback interface: ``mujoco_arm`` (the
+simulated arm), ``joint_state_observer``, ``image_observer`` and ``inference_node``. Their
 parameters come from one generated params file: the arm's URDF-derived parameters
 (:mod:`gato_ros.nodes.arm_params`) plus what the evaluation chooses (policy source,
 checkpoint, task). The graph runs in its own ``ROS_DOMAIN_ID`` so an evaluation on a lab
@@ -107,11 +107,13 @@ class RosGraph:
         params_path = log_dir / 'graph_params.yaml'
         params_path.write_text(yaml.safe_dump(graph_parameters(self.config), sort_keys=False))
         env = self.environment()
+        # One process per node: the policy's Python-heavy decoding then never starves the
+        # observers' callbacks (in one process they share the GIL and the executor threads).
         commands = {
-            'mujoco_arm': [sys.executable, '-m', 'gato_ros.nodes.mujoco_arm', '--ros-args',
-                           '--params-file', str(params_path)],
-            'agent': [sys.executable, '-m', 'gato_ros', 'agent', '--params', str(params_path)],
-        }
+            name: [sys.executable, '-m', f'gato_ros.nodes.{name}', '--ros-args',
+                   '--params-file', str(params_path)]
+            for name in ('mujoco_arm', 'joint_state_observer', 'image_observer',
+                         'inference_node')}
         for name, command in commands.items():
             log = open(log_dir / f'{name}.log', 'w', encoding='utf-8')
             self._processes.append((subprocess.Popen(
@@ -126,7 +128,7 @@ class RosGraph:
         """
         for process, log in self._processes:
             if process.poll() is not None:
-                raise RuntimeError(f'{process.args[2:4]} exited with status '
+                raise RuntimeError(f'{process.args[2]} exited with status '
                                    f'{process.returncode}; see {log.name}')
 
     def __exit__(self, *exc_info):
