@@ -41,13 +41,7 @@ def action_targets(sim, action, control_period_s: float) -> np.ndarray:
 
     """
     arm = sim.arm
-    action = np.asarray(action, dtype=np.float64)
-    if action.shape != (len(arm.joint_names),):
-        raise ValueError(
-            f'expected an action of {arm.n_arm_joints} joint deltas + 1 gripper command, '
-            f'got shape {action.shape}')
-    if not np.all(np.isfinite(action)):
-        raise ValueError(f'action must be finite, got {action}')
+    action = sim.joint_vector(action, 'action values (joint deltas + gripper command)')
     if not control_period_s > 0.0:
         raise ValueError(f'control_period_s must be > 0, got {control_period_s}')
     max_delta = np.array(arm.max_velocities) * control_period_s

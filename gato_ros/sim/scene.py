@@ -357,17 +357,29 @@ class ArmSim:
             ValueError: if a shape is wrong or a value is not finite.
 
         """
-        targets = np.clip(self._joint_vector(positions, 'joint targets'), self._lower,
+        targets = np.clip(self.joint_vector(positions, 'joint targets'), self._lower,
                           self._upper)
         commands = targets
         if velocities is not None:
-            commands = targets + self._scene.lead_s * self._joint_vector(velocities,
-                                                                         'joint velocities')
+            velocities = self.joint_vector(velocities, 'joint velocities')
+            commands = targets + self._scene.lead_s * velocities
         self._targets = targets
         self.data.ctrl[self._scene.actuator_ids] = np.clip(commands, self._lower, self._upper)
 
-    def _joint_vector(self, values, what: str) -> np.ndarray:
-        """Return values as a float64 vector of one finite value per joint, or raise."""
+    def joint_vector(self, values, what: str) -> np.ndarray:
+        """Return values as a float64 vector of one finite value per joint.
+
+        Args:
+            values: one value per joint, in joint_names order.
+            what: what the values are, for the error message.
+
+        Returns:
+            float64 (n_joints,) array.
+
+        Raises:
+            ValueError: if the shape is wrong or a value is not finite.
+
+        """
         values = np.asarray(values, dtype=np.float64)
         if values.shape != (len(self.joint_names),):
             raise ValueError(
