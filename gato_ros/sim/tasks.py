@@ -42,6 +42,12 @@ def _add_block(spec: mujoco.MjSpec, name: str) -> None:
                   mass=BLOCK_MASS_KG)
 
 
+def _place_block(sim, rng: np.random.Generator, name: str, xy, colour: str) -> None:
+    """Rest a block flat on the table at xy with a random yaw in [-45, 45] deg and a colour."""
+    sim.set_free_body_pose(name, [*xy, BLOCK_HALF_SIZE_M], rng.uniform(-np.pi / 4, np.pi / 4))
+    sim.set_geom_rgba(name, COLOURS[colour])
+
+
 def _add_marker(spec: mujoco.MjSpec, name: str, geom_type, half_size_m: float) -> None:
     """Add a flat coloured marker on the table that nothing collides with."""
     body = spec.worldbody.add_body(name=name, mocap=True)
@@ -213,10 +219,8 @@ class PushBlock(Task):
         """
         block_colour, zone_colour = _pick_colours(rng, 2)
         block_xy, zone_xy = _sample_positions(rng, self.workspace, 2, 0.12, 0.22)
-        sim.set_free_body_pose('block', [*block_xy, BLOCK_HALF_SIZE_M],
-                               rng.uniform(-np.pi / 4, np.pi / 4))
+        _place_block(sim, rng, 'block', block_xy, block_colour)
         sim.set_mocap_position('zone', [*zone_xy, 0.0])
-        sim.set_geom_rgba('block', COLOURS[block_colour])
         sim.set_geom_rgba('zone', COLOURS[zone_colour])
         self.instruction = f'push the {block_colour} block to the {zone_colour} zone'
 
@@ -258,9 +262,7 @@ class LiftBlock(Task):
         """
         (colour,) = _pick_colours(rng, 1)
         (block_xy,) = _sample_positions(rng, self.workspace, 1, 0.0)
-        sim.set_free_body_pose('block', [*block_xy, BLOCK_HALF_SIZE_M],
-                               rng.uniform(-np.pi / 4, np.pi / 4))
-        sim.set_geom_rgba('block', COLOURS[colour])
+        _place_block(sim, rng, 'block', block_xy, colour)
         self.instruction = f'lift the {colour} block'
 
     def success(self, sim) -> bool:
@@ -313,10 +315,8 @@ class PickPlace(Task):
         """
         block_colour, tray_colour = _pick_colours(rng, 2)
         block_xy, tray_xy = _sample_positions(rng, self.workspace, 2, 0.16, 0.3)
-        sim.set_free_body_pose('block', [*block_xy, BLOCK_HALF_SIZE_M],
-                               rng.uniform(-np.pi / 4, np.pi / 4))
+        _place_block(sim, rng, 'block', block_xy, block_colour)
         sim.set_mocap_position('tray', [*tray_xy, 0.0])
-        sim.set_geom_rgba('block', COLOURS[block_colour])
         for name in ['tray'] + [f'tray_wall_{i}' for i in range(4)]:
             sim.set_geom_rgba(name, COLOURS[tray_colour])
         self.instruction = f'put the {block_colour} block in the {tray_colour} tray'
@@ -363,9 +363,7 @@ class StackBlocks(Task):
         positions = _sample_positions(rng, self.workspace, 2, 0.1, 0.25)
         for name, colour, xy in zip(('block_top', 'block_base'), (top_colour, base_colour),
                                     positions):
-            sim.set_free_body_pose(name, [*xy, BLOCK_HALF_SIZE_M],
-                                   rng.uniform(-np.pi / 4, np.pi / 4))
-            sim.set_geom_rgba(name, COLOURS[colour])
+            _place_block(sim, rng, name, xy, colour)
         self.instruction = f'stack the {top_colour} block on the {base_colour} block'
 
     def success(self, sim) -> bool:
