@@ -4,8 +4,10 @@
 (``<node_name>: ros__parameters: ...`` sections) handed to every node; one image observer is
 started per section whose node name starts with ``image_observer`` (``image_observer``,
 ``image_observer_wrist``, ...; just ``image_observer`` when the file has none). The nodes spin
-in a MultiThreadedExecutor, so image conversion can run while the policy computes (torch
-releases the GIL); the inference node serializes its own callbacks.
+in one SingleThreadedExecutor. rclpy's MultiThreadedExecutor starved the observers' callbacks on
+a 2-core machine (images reached the inference node 30-47 s late while its timer kept firing);
+one thread serving every callback in turn keeps observations fresh. Separate processes
+(``ros2 run``, the launch files) remain the way to use several cores.
 """
 
 import argparse
@@ -68,7 +70,7 @@ def main(argv=None):
     factories = [JointStateObserver]
     factories += [functools.partial(ImageObserver, node_name=name) for name in names]
     factories.append(InferenceNode)
-    return spin_nodes(factories, ['gato_ros_agent', *ros_args], multithreaded=True)
+    return spin_nodes(factories, ['gato_ros_agent', *ros_args])
 
 
 if __name__ == '__main__':

@@ -4,17 +4,15 @@ import sys
 
 import rclpy
 from rclpy.exceptions import ParameterException
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
-from rclpy.executors import SingleThreadedExecutor
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 
 
-def spin_nodes(factories, argv, multithreaded=False):
+def spin_nodes(factories, argv):
     """Initialize rclpy, build the nodes, spin them until shutdown, then clean up.
 
     Args:
         factories: Callables without arguments returning nodes (e.g. node classes).
         argv: Full command line (program name first), ROS arguments included.
-        multithreaded: Spin with a MultiThreadedExecutor instead of a single thread.
 
     Returns:
         int: 0 after a normal shutdown, 1 when a node could not be built (bad parameters or
@@ -29,7 +27,7 @@ def spin_nodes(factories, argv, multithreaded=False):
         except (ValueError, FileNotFoundError, ParameterException) as error:
             print(f'error: {error}', file=sys.stderr)
             return 1
-        executor = MultiThreadedExecutor() if multithreaded else SingleThreadedExecutor()
+        executor = SingleThreadedExecutor()
         for node in nodes:
             executor.add_node(node)
         executor.spin()
