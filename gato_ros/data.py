@@ -11,8 +11,9 @@ Conventions (shared with the tokenizer and the policy):
 * An :class:`Episode` stacks T timesteps: every observation array and the action array have T as
   their first dimension.
 
-Scaling: continuous observations and actions are standardized per task, per key and per
-dimension by a :class:`Normalizer` fitted on the training episodes, ``(x - mean) / std`` with
+Scaling: continuous observations and actions are standardized per task (or per embodiment, all
+tasks of one arm together), per key and per dimension by a :class:`Normalizer` fitted on the
+training episodes, ``(x - mean) / std`` with
 ``std`` floored at ``min_std``. The tokenizer then mu-law compands the standardized value, clips
 it to [-1, 1] and bins it; decoded actions are de-standardized with the same statistics.
 """
@@ -28,6 +29,8 @@ KINDS = ('continuous', 'discrete', 'image')
 # Key under which a task's action statistics live in a Normalizer; observation keys may not use
 # it so the two can never be confused.
 ACTION_KEY = 'action'
+# What shares one set of Normalizer statistics: each task, or all tasks of one embodiment.
+NORMALIZER_GROUPS = ('task', 'embodiment')
 NPZ_FORMAT_VERSION = 1
 _OBS_PREFIX = 'obs/'
 
@@ -391,37 +394,49 @@ def load_episodes(directory) -> list:
 
 @dataclass
 class Normalizer:
-    """Per-task, per-key, per-dimension mean and std of continuous values.
+    """Per-group, per-key, per-dimension mean and std of continuous values.
+
+    A group is either each task (``group_by='task'``) or each embodiment
+    (``group_by='embodiment'``: all tasks ``'<arm>/<task>'`` of one arm share statistics, so an
+    action token means the same joint motion in every task of that arm, and a task the model
+    never saw can be standardized from its arm's statistics: Gato's prompting of new tasks).
 
     Attributes:
-        stats: task -> key -> ``{'mean': [...], 'std': [...]}``; the action uses the key
+        stats: group -> key -> ``{'mean': [...], 'std': [...]}``; the action uses the key
             :data:`ACTION_KEY`. Stored std values are already floored at ``min_std``.
         min_std: floor applied to std so that constant dimensions do not divide by zero.
+        group_by: ``'task'`` or ``'embodiment'`` (see :func:`embodiment_of`).
 
     """
 
     stats: dict = field(default_factory=dict)
     min_std: float = 1e-3
+    group_by: str = 'task'
 
     def __post_init__(self):
         if not (self.min_std > 0 and math.isfinite(self.min_std)):
             raise ValueError(f'min_std must be a positive finite number, got {self.min_std}')
+        if self.group_by not in NORMALIZER_GROUPS:
+            raise ValueError(f'group_by must be one of {NORMALIZER_GROUPS}, got {self.group_by!r}')
 
     @classmethod
-    def fit(cls, episodes: Iterable[Episode], min_std: float = 1e-3) -> 'Normalizer':
+    def fit(cls, episodes: Iterable[Episode], min_std: float = 1e-3,
+            group_by: str = 'task') -> 'Normalizer':
         """Compute the statistics of the continuous entries of training episodes.
 
         Args:
             episodes: the episodes (several tasks allowed).
             min_std: floor of the std.
+            group_by: ``'task'`` or ``'embodiment'``: what shares one set of statistics.
 
         Returns:
             The fitted normalizer.
 
         Raises:
-            ValueError: if no episode is given.
+            ValueError: if no episode is given or group_by is unknown.
 
         """
+        normalizer = cls({}, min_std, group_by)
         values = {}
         for episode in episodes:
             spec = episode.spec()
@@ -430,35 +445,60 @@ class Normalizer:
                 if item.kind == 'continuous'}
             if spec.action.kind == 'continuous':
                 entries[ACTION_KEY] = episode.actions
+            group = values.setdefault(normalizer.group_of(episode.task), {})
             for key, array in entries.items():
-                values.setdefault(episode.task, {}).setdefault(key, []).append(
-                    np.asarray(array, np.float64))
+                group.setdefault(key, []).append(np.asarray(array, np.float64))
         if not values:
             raise ValueError('Normalizer.fit needs at least one episode, got none')
-        stats = {}
-        for task, per_key in values.items():
-            stats[task] = {}
+        for name, per_key in values.items():
+            normalizer.stats[name] = {}
             for key, arrays in per_key.items():
                 stacked = np.concatenate(arrays, axis=0)  # (sum T, D)
-                stats[task][key] = {
+                normalizer.stats[name][key] = {
                     'mean': stacked.mean(axis=0).tolist(),
                     'std': np.maximum(stacked.std(axis=0), min_std).tolist()}
-        return cls(stats, min_std)
+        return normalizer
 
     @property
-    def tasks(self) -> list:
-        """Sorted task names with statistics."""
+    def groups(self) -> list:
+        """Sorted names of the statistics groups: tasks or embodiments."""
         return sorted(self.stats)
 
+    def group_of(self, task: str) -> str:
+        """Return the name of the statistics group a task uses.
+
+        Args:
+            task: the task name.
+
+        Returns:
+            The task itself, or its embodiment when ``group_by`` is ``'embodiment'``.
+
+        """
+        return embodiment_of(task) if self.group_by == 'embodiment' else task
+
+    def covers(self, task: str) -> bool:
+        """Return whether the normalizer has statistics for a task (trained on or not).
+
+        Args:
+            task: the task name.
+
+        Returns:
+            True when the task's group has statistics.
+
+        """
+        return self.group_of(task) in self.stats
+
     def _mean_std(self, task: str, key: str, dim: int) -> tuple:
-        if task not in self.stats:
-            raise ValueError(f'no normalizer statistics for task {task!r}, have {self.tasks}')
-        if key not in self.stats[task]:
+        group = self.group_of(task)
+        if group not in self.stats:
+            raise ValueError(f'no normalizer statistics for task {task!r} (group {group!r}), '
+                             f'have {self.groups}')
+        if key not in self.stats[group]:
             raise ValueError(
                 f'no normalizer statistics for key {key!r} of task {task!r}, '
-                f'have {sorted(self.stats[task])}')
-        mean = np.asarray(self.stats[task][key]['mean'], np.float64)
-        std = np.asarray(self.stats[task][key]['std'], np.float64)
+                f'have {sorted(self.stats[group])}')
+        mean = np.asarray(self.stats[group][key]['mean'], np.float64)
+        std = np.asarray(self.stats[group][key]['std'], np.float64)
         if dim != mean.shape[0]:
             raise ValueError(
                 f'{task}/{key}: expected {mean.shape[0]} dimensions, got {dim}')
@@ -506,10 +546,11 @@ class Normalizer:
         """Return a JSON-serializable dict.
 
         Returns:
-            ``{'min_std': float, 'stats': {task: {key: {'mean': [...], 'std': [...]}}}}``.
+            ``{'min_std': float, 'group_by': str,
+            'stats': {group: {key: {'mean': [...], 'std': [...]}}}}``.
 
         """
-        return {'min_std': self.min_std, 'stats': self.stats}
+        return {'min_std': self.min_std, 'group_by': self.group_by, 'stats': self.stats}
 
     @classmethod
     def from_dict(cls, data: dict) -> 'Normalizer':
@@ -525,6 +566,7 @@ class Normalizer:
             ValueError: if a field is missing.
 
         """
+        # Checkpoints written before grouping existed have no 'group_by': per task.
         if 'stats' not in data or 'min_std' not in data:
             raise ValueError(
                 f"normalizer dict needs 'stats' and 'min_std', got {sorted(data)}")
@@ -532,7 +574,19 @@ class Normalizer:
             {task: {key: {'mean': list(item['mean']), 'std': list(item['std'])}
                     for key, item in per_key.items()}
              for task, per_key in data['stats'].items()},
-            float(data['min_std']))
+            float(data['min_std']), data.get('group_by', 'task'))
+
+
+def embodiment_of(task):
+    """Return the embodiment part of a task name.
+
+    Args:
+        task: a task name, ``'<arm>/<task>'`` (see :func:`episode_task_name`) or plain.
+
+    Returns:
+        str: the part before the first ``/``; the whole name when there is none.
+    """
+    return task.split('/', 1)[0]
 
 
 def episode_task_name(arm, task):

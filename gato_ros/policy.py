@@ -24,7 +24,7 @@ timesteps that fit ``prompt_max_tokens`` and the first timestep, so it always st
 window.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 import json
 from pathlib import Path
 
@@ -209,9 +209,10 @@ class GatoPolicy:
         self.tokenizer_config = self.model.config.tokenizer_config
         self._generator = torch.Generator(device=self.config.device)
         self._generator.manual_seed(self.config.seed)
-        self._task = None
+        self._task, self._task_spec = None, None
         self._history = []
         self._cache = None
+        self._window_steps = 0
         if len(self.tasks) == 1:
             self.reset()
 
@@ -273,7 +274,41 @@ class GatoPolicy:
     def _spec(self) -> EpisodeSpec:
         if self._task is None:
             raise RuntimeError(f'call reset(task=...) first; tasks: {self.tasks}')
-        return self.checkpoint.specs[self._task]
+        return self._task_spec
+
+    def task_spec(self, task: str) -> EpisodeSpec:
+        """Return the spec the policy uses for a task, trained on or new.
+
+        A task the checkpoint was not trained on is accepted when its statistics group is
+        covered (a checkpoint normalized per embodiment: any ``'<arm>/<task>'`` of a trained
+        arm) and all trained tasks of that group share one spec; the model then learns which
+        task it is from the instruction and the prompt, as Gato does for new tasks.
+
+        Args:
+            task: the task name.
+
+        Returns:
+            The task's spec.
+
+        Raises:
+            ValueError: for a task the checkpoint cannot serve.
+
+        """
+        if task in self.checkpoint.specs:
+            return self.checkpoint.specs[task]
+        normalizer = self.checkpoint.normalizer
+        group = normalizer.group_of(task)
+        # Specs of the group's trained tasks, renamed to the new task, deduplicated.
+        specs = {json.dumps(renamed.to_dict(), sort_keys=True): renamed
+                 for name, spec in self.checkpoint.specs.items()
+                 if normalizer.group_of(name) == group
+                 for renamed in [replace(spec, task=task)]}
+        if not normalizer.covers(task) or len(specs) != 1:
+            raise ValueError(
+                f'unknown task {task!r}, expected one of {self.tasks}'
+                + (' or a new task of one of the embodiments '
+                   f'{normalizer.groups}' if normalizer.group_by == 'embodiment' else ''))
+        return next(iter(specs.values()))
 
     def reset(self, task: str | None = None, instruction: str | None = None,
               prompt: Episode | None = None, seed: int | None = None) -> None:
@@ -286,16 +321,15 @@ class GatoPolicy:
             seed: re-seed the sampling generator; None continues its stream.
 
         Raises:
-            ValueError: for an unknown task, a prompt of another task or spec, or a context
-                too short for one timestep.
+            ValueError: for a task the checkpoint cannot serve (see :meth:`task_spec`), a
+                prompt of another task or spec, or a context too short for one timestep.
 
         """
         if task is None:
             if len(self.tasks) != 1:
                 raise ValueError(f'the checkpoint has several tasks, pass one of {self.tasks}')
             task = self.tasks[0]
-        if task not in self.checkpoint.specs:
-            raise ValueError(f'unknown task {task!r}, expected one of {self.tasks}')
+        self._task_spec = self.task_spec(task)
         self._task = task
         self._instruction_ids = (
             [] if instruction is None else self.checkpoint.text_tokenizer.encode(instruction))
@@ -385,8 +419,10 @@ class GatoPolicy:
         # The pending action token, the observation with its separator and all action tokens
         # but the last one: exactly one timestep's worth of tokens.
         needed = self._step_tokens
+        limit = self.model.config.max_window_timesteps
         if (self._cache is None
-                or self._cache.get_seq_length() + needed > self.model.config.context_length):
+                or self._cache.get_seq_length() + needed > self.model.config.context_length
+                or (limit and self._window_steps >= limit)):
             self._cache = None
             sequence = self._rebuild_window(observation)
         else:
@@ -394,6 +430,7 @@ class GatoPolicy:
             sequence = concatenate_sequences([
                 self._action_token(int(self._history[-1][1][-1])),
                 self._tokenize_step(observation, None, False)])
+            self._window_steps += 1
         return self._forward(sequence)
 
     def _rebuild_window(self, observation: dict) -> TokenizedSequence:
@@ -404,10 +441,13 @@ class GatoPolicy:
                      max(self.config.refill_tokens or self.model.config.context_length // 2,
                          fixed))
         kept = min(len(self._history), (budget - fixed) // self._step_tokens)
+        if self.model.config.max_window_timesteps:
+            kept = min(kept, self.model.config.max_window_timesteps - 1)
         recent = self._history[len(self._history) - kept:]
         steps = [self._tokenize_step(obs, ids, index == 0)
                  for index, (obs, ids) in enumerate(recent)]
         steps.append(self._tokenize_step(observation, None, not recent))
+        self._window_steps = kept + 1
         return concatenate_sequences(([self._prompt] if self._prompt is not None else [])
                                      + steps)
 

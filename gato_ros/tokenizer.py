@@ -16,11 +16,11 @@ Token id layout (V = ``text_vocab_size``, B = ``num_bins``)::
 presets may use a smaller V and every offset follows it.
 
 Continuous values (joint angles in rad, positions in m, actions) are first standardized per
-task, key and dimension by :class:`gato_ros.data.Normalizer`; the standardized value x is mu-law
-companded, ``F(x) = sgn(x) log(|x| mu + 1) / log(M mu + 1)``, which maps |x| <= M to [-1, 1].
-Values with |x| > M (more than M standard deviations away) are explicitly clipped to [-1, 1]
-before binning into B uniform bins; decoding returns the bin centre, expanded and
-de-standardized.
+task or embodiment, key and dimension by :class:`gato_ros.data.Normalizer`; the standardized
+value x is mu-law companded, ``F(x) = sgn(x) log(|x| mu + 1) / log(M mu + 1)``, which maps
+|x| <= M to [-1, 1]. Values with |x| > M (more than M standard deviations away) are explicitly
+clipped to [-1, 1] before binning into B uniform bins; decoding returns the bin centre,
+expanded and de-standardized.
 
 Layout of one timestep: instruction text (first timestep of a sequence only), image patches of
 every image key in lexicographic key order, tensor values (continuous or discrete) of every

@@ -36,6 +36,7 @@ stream seeded with ``(seed + process_index, step)``.
 
 import contextlib
 from dataclasses import asdict, dataclass, field
+import functools
 import json
 import math
 from pathlib import Path
@@ -45,7 +46,7 @@ from accelerate import Accelerator
 from accelerate.state import AcceleratorState
 from accelerate.utils import DistributedDataParallelKwargs, gather_object, get_int_from_env
 from gato_ros.configuration_gato import GatoConfig
-from gato_ros.data import Episode, Normalizer
+from gato_ros.data import Episode, Normalizer, NORMALIZER_GROUPS
 from gato_ros.modeling_gato import collate_sequences, GatoModel, next_token_loss
 from gato_ros.policy import Checkpoint, default_prompt_tokens
 from gato_ros.text_tokenizer import DEFAULT_MODEL_PATH, TextTokenizer
@@ -97,6 +98,11 @@ class TrainConfig:
         resume: continue from ``output_dir`` if it holds a training state.
         progress: show a tqdm progress bar.
         text_model_path: SentencePiece model of instructions; None: the shipped one.
+        action_input_noise_bins: std (in bins) of noise on the continuous action ids the
+            model reads, its targets staying clean (see :func:`corrupt_action_inputs`); 0: off.
+        normalize_by: what shares standardization statistics: ``'embodiment'`` (all tasks of
+            an arm: action tokens mean the same motion in every task, and the policy accepts
+            new tasks of a known arm from a prompt) or ``'task'``.
 
     """
 
@@ -126,12 +132,15 @@ class TrainConfig:
     resume: bool = False
     progress: bool = True
     text_model_path: str | None = None
+    normalize_by: str = 'embodiment'
+    action_input_noise_bins: float = 0.0
 
     def __post_init__(self):
         for name in ('batch_size', 'grad_accum_steps', 'val_batches'):
             if getattr(self, name) <= 0:
                 raise ValueError(f'{name} must be positive, got {getattr(self, name)}')
-        for name in ('max_steps', 'warmup_steps', 'eval_every', 'save_every'):
+        for name in ('max_steps', 'warmup_steps', 'eval_every', 'save_every',
+                     'action_input_noise_bins'):
             if getattr(self, name) < 0:
                 raise ValueError(f'{name} must be >= 0, got {getattr(self, name)}')
         for name in ('prompt_probability', 'val_fraction', 'min_learning_rate_ratio'):
@@ -139,6 +148,9 @@ class TrainConfig:
                 raise ValueError(f'{name} must be in [0, 1], got {getattr(self, name)}')
         if not self.learning_rate > 0:
             raise ValueError(f'learning_rate must be positive, got {self.learning_rate}')
+        if self.normalize_by not in NORMALIZER_GROUPS:
+            raise ValueError(f'normalize_by must be one of {NORMALIZER_GROUPS}, '
+                             f'got {self.normalize_by!r}')
         if self.mixed_precision not in MIXED_PRECISIONS:
             raise ValueError(f'mixed_precision must be one of {MIXED_PRECISIONS}, got '
                              f'{self.mixed_precision!r}')
@@ -188,6 +200,7 @@ class SequenceSampler:
         self.normalizer = normalizer
         self.tokenizer_config = model_config.tokenizer_config
         self.context_length = model_config.context_length
+        self.max_window_timesteps = model_config.max_window_timesteps or None
         self.text_tokenizer = text_tokenizer
         self.prompt_probability = prompt_probability
         self.prompt_max_tokens = prompt_max_tokens
@@ -200,12 +213,14 @@ class SequenceSampler:
                             for episode in episodes}
 
     def _window(self, episode: Episode, budget: int, rng: np.random.Generator,
-                use_instruction: bool, at_end: bool = False) -> TokenizedSequence | None:
+                use_instruction: bool, at_end: bool = False,
+                max_steps: int | None = None) -> TokenizedSequence | None:
         """Tokenize a window of whole timesteps within ``budget`` tokens, or None if none fits."""
         text_tokens = 0
         if use_instruction and episode.instruction is not None:
             text_tokens = len(self.text_tokenizer.encode(episode.instruction))
-        num_steps = min(len(episode), (budget - text_tokens) // self.step_tokens[episode.task])
+        num_steps = min(len(episode), (budget - text_tokens) // self.step_tokens[episode.task],
+                        max_steps or len(episode))
         if num_steps < 1:
             return None
         last_start = len(episode) - num_steps
@@ -234,11 +249,13 @@ class SequenceSampler:
                                   use_instruction=False, at_end=bool(rng.random() < 0.5))
             parts = [] if prompt is None else [prompt]
         budget = self.context_length - sum(len(part) for part in parts)
-        window = self._window(episode, budget, rng, use_instruction=True)
+        window = self._window(episode, budget, rng, use_instruction=True,
+                              max_steps=self.max_window_timesteps)
         if window is None:
             # Only a long prompt can crowd the window out; train() checked that a timestep
             # fits the context alone.
-            parts, window = [], self._window(episode, self.context_length, rng, True)
+            parts, window = [], self._window(episode, self.context_length, rng, True,
+                                             max_steps=self.max_window_timesteps)
         return concatenate_sequences(parts + [window])
 
 
@@ -277,10 +294,43 @@ def _make_optimizer(model: GatoModel, config: TrainConfig) -> torch.optim.AdamW:
         lr=config.learning_rate, betas=tuple(config.adam_betas))
 
 
-def _batch_loss(model: GatoModel, sequences: list, pad_id: int, device: str) -> tuple:
-    """Return the loss, the action-token accuracy (greedy) and the token count of a batch."""
+def corrupt_action_inputs(tokens: torch.Tensor, is_action: torch.Tensor, std_bins: float,
+                          rng: np.random.Generator, config) -> torch.Tensor:
+    """Return input ids whose continuous action tokens are moved by Gaussian noise.
+
+    The targets stay clean: the model learns to predict the expert's action after actions
+    that were not exactly the expert's, as its own sampled actions will be in closed loop,
+    instead of continuing the previous action (the copycat problem of behaviour cloning
+    with action history).
+
+    Args:
+        tokens: (B, L) token ids.
+        is_action: (B, L) True on action tokens.
+        std_bins: noise std in bins of the continuous range.
+        rng: generator of the noise (the training's data generator, saved with it).
+        config: the :class:`gato_ros.tokenizer.TokenizerConfig`.
+
+    Returns:
+        (B, L) ids; only continuous action ids change, and stay in the continuous range.
+    """
+    low, high = config.continuous_offset, config.continuous_offset + config.num_bins
+    noise = torch.from_numpy(np.rint(rng.normal(0.0, std_bins, tuple(tokens.shape))))
+    moved = (tokens + noise.to(tokens.device, tokens.dtype)).clamp(low, high - 1)
+    continuous = is_action & (tokens >= low) & (tokens < high)
+    return torch.where(continuous, moved, tokens)
+
+
+def _batch_loss(model: GatoModel, sequences: list, pad_id: int, device: str,
+                corrupt=None) -> tuple:
+    """Return the loss, the action-token accuracy (greedy) and the token count of a batch.
+
+    ``corrupt(tokens, is_action) -> tokens``, when given, changes the model's input ids; the
+    targets stay the clean ids.
+    """
     inputs, targets = collate_sequences(sequences, pad_id, device)
-    logits = model(**inputs).logits  # (B, L, V)
+    model_inputs = inputs if corrupt is None else {
+        **inputs, 'tokens': corrupt(inputs['tokens'], targets['is_action'])}
+    logits = model(**model_inputs).logits  # (B, L, V)
     loss = next_token_loss(logits, inputs['tokens'], targets['loss_mask'])
     predicted = logits[:, :-1].argmax(dim=-1)  # (B, L - 1)
     is_action = targets['is_action'][:, 1:]  # (B, L - 1)
@@ -312,6 +362,15 @@ def _evaluate(accelerator: Accelerator, model, batches: list, pad_id: int) -> di
             'val_action_accuracy': accuracy_sum / len(batches)}
 
 
+def _input_corruption(model: GatoModel, config: TrainConfig, rng: np.random.Generator):
+    """Return the input corruption of :func:`_batch_loss`, or None when it is off."""
+    if config.action_input_noise_bins <= 0.0:
+        return None
+    tokenizer_config = model.config.tokenizer_config
+    return functools.partial(corrupt_action_inputs, std_bins=config.action_input_noise_bins,
+                             rng=rng, config=tokenizer_config)
+
+
 def _optimizer_step(accelerator: Accelerator, model, optimizer, step: int,
                     sampler: SequenceSampler, rng: np.random.Generator, pad_id: int,
                     config: TrainConfig) -> tuple:
@@ -320,12 +379,13 @@ def _optimizer_step(accelerator: Accelerator, model, optimizer, step: int,
         group['lr'] = learning_rate_at(step, config)
     optimizer.zero_grad(set_to_none=True)
     step_loss, tokens = 0.0, 0
+    corrupt = _input_corruption(accelerator.unwrap_model(model), config, rng)
     for micro_step in range(config.grad_accum_steps):
         # Gradients are averaged across processes once per step: in the last backward pass.
         last = micro_step == config.grad_accum_steps - 1
         with contextlib.nullcontext() if last else accelerator.no_sync(model):
             batch = [sampler.sample(rng) for _ in range(config.batch_size)]
-            loss, _, count = _batch_loss(model, batch, pad_id, accelerator.device)
+            loss, _, count = _batch_loss(model, batch, pad_id, accelerator.device, corrupt)
             accelerator.backward(loss / config.grad_accum_steps)
         step_loss += loss.item() / config.grad_accum_steps
         tokens += count
@@ -485,7 +545,7 @@ def train(episodes, config: TrainConfig | None = None) -> Path:
     model_config = GatoConfig.from_preset(config.preset, **config.model_overrides)
     specs = _task_specs(episodes)
     train_episodes, val_episodes = _split_episodes(episodes, config.val_fraction, config.seed)
-    normalizer = Normalizer.fit(train_episodes)
+    normalizer = Normalizer.fit(train_episodes, group_by=config.normalize_by)
     text_tokenizer = TextTokenizer(config.text_model_path or DEFAULT_MODEL_PATH)
     sampler = SequenceSampler(train_episodes, normalizer, model_config, text_tokenizer,
                               config.prompt_probability,

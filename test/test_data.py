@@ -143,7 +143,7 @@ def test_normalizer_fit_standardizes_per_task_and_dimension():
     push.observations['joints'][:, 3] = 2.0
     reach = make_episode(40, task='reach')
     normalizer = Normalizer.fit([push, reach], min_std=0.01)
-    assert normalizer.tasks == ['push', 'reach']
+    assert normalizer.groups == ['push', 'reach']
     assert sorted(normalizer.stats['push']) == [ACTION_KEY, 'joints']
     standardized = normalizer.normalize('push', 'joints', push.observations['joints'])
     np.testing.assert_allclose(standardized[:, :3].mean(axis=0), 0.0, atol=1e-5)
@@ -172,3 +172,30 @@ def test_normalizer_json_round_trip_and_errors():
         Normalizer(min_std=0.0)
     with pytest.raises(ValueError, match="'stats'"):
         Normalizer.from_dict({})
+    with pytest.raises(ValueError, match='group_by'):
+        Normalizer(group_by='arm')
+
+
+def test_normalizer_grouped_by_embodiment_shares_statistics_across_tasks():
+    """Tasks of one arm share pooled statistics, which also cover its unseen tasks."""
+    reach, push = make_episode(30, task='panda/reach'), make_episode(20, task='panda/push')
+    other = make_episode(10, task='ur5e/reach')
+    normalizer = Normalizer.fit([reach, push, other], group_by='embodiment')
+    assert normalizer.groups == ['panda', 'ur5e']
+    pooled = np.concatenate([reach.actions, push.actions])
+    np.testing.assert_allclose(normalizer.stats['panda'][ACTION_KEY]['mean'],
+                               pooled.mean(axis=0), atol=1e-6)
+    assert normalizer.covers('panda/stack') and not normalizer.covers('fr3/reach')
+    np.testing.assert_allclose(normalizer.normalize('panda/stack', ACTION_KEY, pooled),
+                               normalizer.normalize('panda/reach', ACTION_KEY, pooled))
+    with pytest.raises(ValueError, match="group 'fr3'"):
+        normalizer.normalize('fr3/reach', ACTION_KEY, pooled)
+    restored = Normalizer.from_dict(json.loads(json.dumps(normalizer.to_dict())))
+    assert restored == normalizer and restored.group_of('panda/x') == 'panda'
+
+
+def test_normalizer_without_group_by_field_reads_as_per_task():
+    """Statistics saved before grouping existed load as per-task statistics."""
+    data = Normalizer.fit([make_episode(5)]).to_dict()
+    del data['group_by']
+    assert Normalizer.from_dict(data).group_by == 'task'

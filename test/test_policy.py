@@ -151,6 +151,55 @@ def test_unknown_task_and_missing_reset(checkpoint_dir):
         policy.reset()
 
 
+def test_one_timestep_window_makes_the_policy_markovian(tmp_path):
+    """With max_window_timesteps=1 each action depends on the current observation only."""
+    rng = np.random.default_rng(4)
+    episodes = [_reach_episode(rng, steps=4) for _ in range(2)]
+    model = GatoModel(GatoConfig.from_preset('gato-test', context_length=CONTEXT_LENGTH * 2,
+                                             max_window_timesteps=1))
+    path = Checkpoint(model, {'reach': episodes[0].spec()}, Normalizer.fit(episodes),
+                      TextTokenizer()).save(tmp_path / 'markovian')
+    policy, fresh = GatoPolicy.from_pretrained(path), GatoPolicy.from_pretrained(path)
+    instruction = episodes[0].instruction
+    policy.reset('reach', instruction=instruction)
+    first_window = None
+    for step in range(len(episodes[0])):
+        action = policy.select_action(episodes[0].observation(step))
+        first_window = first_window or policy.window_tokens
+        fresh.reset('reach', instruction=instruction)
+        np.testing.assert_array_equal(action,
+                                      fresh.select_action(episodes[0].observation(step)))
+        assert policy.window_tokens == first_window
+
+
+def _arm_episode(rng, task, steps=5):
+    """Make an episode of a task of the arm "arm7": 3 joints, 4 continuous actions."""
+    return Episode({'joints': rng.normal(size=(steps, 3)).astype(np.float32)},
+                   rng.normal(size=(steps, 4)).astype(np.float32), task, success=True)
+
+
+def test_new_task_of_a_known_embodiment_is_accepted_with_its_arm_spec(tmp_path):
+    """Per-embodiment statistics let the policy act in, and be prompted with, a new task."""
+    rng = np.random.default_rng(3)
+    episodes = [_arm_episode(rng, 'arm7/reach'), _arm_episode(rng, 'arm7/push'),
+                _button_episode(rng)]
+    model = GatoModel(GatoConfig.from_preset('gato-test', context_length=CONTEXT_LENGTH))
+    specs = {item.task: item.spec() for item in episodes}
+    per_arm = Checkpoint(model, specs, Normalizer.fit(episodes, group_by='embodiment'),
+                         TextTokenizer()).save(tmp_path / 'per_arm')
+    policy = GatoPolicy.from_pretrained(per_arm)
+    demonstration = _arm_episode(rng, 'arm7/stack')
+    actions = _rollout(policy, demonstration, prompt=demonstration)
+    assert policy.task == 'arm7/stack' and actions.shape == (5, 4)
+    assert policy.task_spec('arm7/stack') == demonstration.spec()
+    with pytest.raises(ValueError, match="embodiments \\['arm7', 'button'\\]"):
+        policy.reset('arm6/reach')
+    per_task = Checkpoint(model, specs, Normalizer.fit(episodes), TextTokenizer()).save(
+        tmp_path / 'per_task')
+    with pytest.raises(ValueError, match='unknown task'):
+        GatoPolicy.from_pretrained(per_task).reset('arm7/stack')
+
+
 def test_prompt_of_another_task_raises(checkpoint_dir):
     """A prompt must be a demonstration of the same task and spec, and fit its budget."""
     policy = GatoPolicy.from_pretrained(checkpoint_dir)

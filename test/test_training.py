@@ -2,10 +2,12 @@
 
 import json
 
-from gato_ros.data import Episode
+from gato_ros.configuration_gato import GatoConfig
+from gato_ros.data import Episode, Normalizer
 from gato_ros.policy import CHECKPOINT_FILES, GatoPolicy
-from gato_ros.training import (learning_rate_at, STATE_DIR, STATE_JSON_FILE, SUMMARY_FILE,
-                               train, TrainConfig)
+from gato_ros.text_tokenizer import TextTokenizer
+from gato_ros.training import (corrupt_action_inputs, learning_rate_at, SequenceSampler,
+                               STATE_DIR, STATE_JSON_FILE, SUMMARY_FILE, train, TrainConfig)
 import numpy as np
 import pytest
 from safetensors.torch import load_file
@@ -96,9 +98,13 @@ def _weights(directory):
 
 
 def test_resume_continues_from_the_saved_step(tmp_path):
-    """Resuming at step 6 ends with the same weights as 10 uninterrupted steps."""
+    """Resuming at step 6 ends with the same weights as 10 uninterrupted steps.
+
+    Action input noise is on: its draws continue from the saved data generator too.
+    """
     episodes = _episodes(seed=2, count=4)
-    schedule = {'max_steps': 10, 'lr_decay_steps': 10, 'warmup_steps': 3, 'batch_size': 4}
+    schedule = {'max_steps': 10, 'lr_decay_steps': 10, 'warmup_steps': 3, 'batch_size': 4,
+                'action_input_noise_bins': 20.0}
     straight = train(episodes, _config(tmp_path / 'straight', **schedule))
     train(episodes, _config(tmp_path / 'resumed', **{**schedule, 'max_steps': 6}))
     meta = json.loads((tmp_path / 'resumed' / STATE_DIR / STATE_JSON_FILE).read_text())
@@ -137,6 +143,41 @@ def test_runs_twice_in_one_process_with_other_precision(tmp_path):
     meta = json.loads((second / STATE_DIR / STATE_JSON_FILE).read_text())
     assert len(meta['numpy_rng_states']) == 1
     assert load_file(second / STATE_DIR / 'optimizer.safetensors')['torch_rng_state'].shape[0] == 1
+
+
+def _sampler(episodes, prompt_probability, **overrides):
+    config = GatoConfig.from_preset('gato-test', context_length=256, **overrides)
+    # 12 prompt tokens hold 2 timesteps of either task (5 and 6 tokens a timestep).
+    return SequenceSampler(episodes, Normalizer.fit(episodes), config, TextTokenizer(),
+                           prompt_probability, prompt_max_tokens=12)
+
+
+def test_window_limit_samples_one_timestep_plus_an_optional_prompt():
+    """With max_window_timesteps=1 a sequence holds one step of its episode (and a prompt)."""
+    episodes = _episodes(3, count=4)
+    rng = np.random.default_rng(0)
+    markovian = _sampler(episodes, 0.0, max_window_timesteps=1)
+    assert all(len(np.unique(markovian.sample(rng).timesteps)) == 1 for _ in range(20))
+    unlimited = _sampler(episodes, 0.0)
+    assert min(len(np.unique(unlimited.sample(rng).timesteps)) for _ in range(20)) > 1
+    prompted = _sampler(episodes, 1.0, max_window_timesteps=1)
+    counts = {len(np.unique(prompted.sample(rng).timesteps)) for _ in range(20)}
+    assert counts == {3}
+
+
+def test_action_input_noise_moves_only_continuous_action_ids_within_their_range():
+    """Noise shifts continuous action inputs, never other tokens nor past the range ends."""
+    config = GatoConfig.from_preset('gato-test').tokenizer_config
+    low, high = config.continuous_offset, config.continuous_offset + config.num_bins
+    tokens = torch.tensor([[5, low, low + 500, high - 1, 7, low + 3]])
+    is_action = torch.tensor([[False, True, True, True, True, False]])
+    rng = np.random.default_rng(0)
+    moved = [corrupt_action_inputs(tokens, is_action, 40.0, rng, config) for _ in range(50)]
+    moved = torch.stack(moved)[:, 0]  # (draws, L)
+    assert torch.all(moved[:, [0, 4, 5]] == tokens[0, [0, 4, 5]])  # text, discrete, obs
+    assert torch.all((moved[:, 1:4] >= low) & (moved[:, 1:4] < high))
+    assert 20 < moved[:, 2].double().std() < 60
+    assert torch.equal(corrupt_action_inputs(tokens, is_action, 0.0, rng, config), tokens)
 
 
 def test_learning_rate_warmup_and_cosine():

@@ -27,6 +27,9 @@ def add_arguments(parser):
                         help='successful episodes per task')
     parser.add_argument('--first-seed', type=int, default=0,
                         help='seed of the first episode (evaluation uses seeds from 100000)')
+    parser.add_argument('--action-noise', type=float, default=0.0, metavar='FRACTION',
+                        help='noise added to the executed joint deltas (std as a fraction of '
+                        'the largest delta per period); the expert corrections are recorded')
     parser.add_argument('--out', required=True, metavar='DIR', help='output folder')
 
 
@@ -61,7 +64,8 @@ def run(args):
     """
     try:
         config = DemoConfig(arm=args.arm, tasks=resolve_tasks(args.tasks),
-                            episodes_per_task=args.episodes, first_seed=args.first_seed)
+                            episodes_per_task=args.episodes, first_seed=args.first_seed,
+                            action_noise=args.action_noise)
         counts = collect_demonstrations(config, args.out)
     except ValueError as error:
         print(f'error: {error}')

@@ -1,6 +1,6 @@
 """``gato-ros demo`` (what ``make demo`` runs): the shipped agent on both simulated arms.
 
-Evaluates ``checkpoints/demo`` (one gato-5m model for the Panda and the UR5e, trained by the
+Evaluates ``checkpoints/demo`` (one gato-2m model for the Panda and the UR5e, trained by the
 command in README) through the ROS graph on a few episodes of each of its tasks, prints the
 table, and writes ``runs/demo/report.json``, a bar plot and a GIF of the camera view per arm.
 """

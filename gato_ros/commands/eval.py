@@ -5,17 +5,21 @@ Examples::
     python -m gato_ros eval --checkpoint checkpoints/demo --arm panda --tasks all \
         --episodes 10 --json runs/eval/panda.json
     python -m gato_ros eval --policy expert --arm ur5e --tasks lift_block --episodes 5
+    python -m gato_ros eval --checkpoint checkpoints/demo --arm ur5e --tasks press_button \
+        --episodes 10 --prompt --json runs/eval/ur5e-prompted.json
     python -m gato_ros eval --list-tasks
 
 Starts the simulator node and the agent (observers + inference node) as processes in a private
 ROS domain, drives the episodes, and writes a JSON report with per-task ``success_rate``,
 ``expert_success_rate``, ``normalized_score`` (0 = random policy, 1 = expert), the achieved
-``control_hz`` and observation->command latency. Baseline success rates come from
-``config/baselines.json`` (made by this command with ``--policy expert`` / ``random`` and
-``--update-baselines``).
+``control_hz`` and observation->command latency; with ``--prompt`` each task runs again
+conditioned on one expert demonstration and the report adds the prompted figures. Baseline
+success rates come from ``config/baselines.json`` (made by this command with ``--policy
+expert`` / ``random`` and ``--update-baselines``).
 """
 
 import json
+from pathlib import Path
 
 from gato_ros.commands.collect import resolve_tasks
 from gato_ros.evaluation.report import format_table, plot_report, write_report
@@ -42,6 +46,9 @@ def add_arguments(parser):
     parser.add_argument('--tasks', nargs='+', default=['all'], metavar='TASK')
     parser.add_argument('--episodes', type=int, default=5, help='episodes per task')
     parser.add_argument('--first-seed', type=int, default=EVAL_FIRST_SEED)
+    parser.add_argument('--prompt', action='store_true',
+                        help='also run each task prompted with one expert demonstration and '
+                        'report prompted and unprompted scores (policy checkpoint)')
     parser.add_argument('--json', default='runs/eval/report.json', metavar='PATH',
                         help='report destination')
     parser.add_argument('--plot', default=None, metavar='PNG', help='bar plot destination')
@@ -113,7 +120,8 @@ def run(args):
         config = EvalConfig(arm=args.arm, tasks=resolve_tasks(args.tasks),
                             episodes=args.episodes, policy=args.policy,
                             checkpoint_path=args.checkpoint, first_seed=args.first_seed,
-                            baselines=baselines)
+                            baselines=baselines, prompted=args.prompt,
+                            out_dir=str(Path(args.json).parent))
         report, _ = evaluate(config)
     except (ValueError, FileNotFoundError) as error:
         print(f'error: {error}')

@@ -31,6 +31,7 @@ from pathlib import Path
 
 from accelerate import PartialState
 from gato_ros.configuration_gato import list_presets
+from gato_ros.data import NORMALIZER_GROUPS
 from gato_ros.recording.dataset import load_dataset
 from gato_ros.training import MIXED_PRECISIONS, SUMMARY_FILE, train, TrainConfig
 
@@ -56,6 +57,10 @@ def add_arguments(parser):
     parser.add_argument('--warmup-steps', type=int, default=defaults.warmup_steps)
     parser.add_argument('--context', type=int, default=None,
                         help="context length in tokens (default: the preset's)")
+    parser.add_argument('--window-timesteps', type=int, default=None,
+                        help='most timesteps of an episode in one sequence (training and '
+                        'deployment; 1: Markovian policy, prompt on top); default: as many '
+                        'as the context holds')
     parser.add_argument('--eval-every', type=int, default=defaults.eval_every)
     parser.add_argument('--save-every', type=int, default=defaults.save_every)
     parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
@@ -65,9 +70,57 @@ def add_arguments(parser):
     parser.add_argument('--mixed-precision', choices=MIXED_PRECISIONS,
                         default=defaults.mixed_precision,
                         help='autocast precision of the forward pass')
+    parser.add_argument('--normalize-by', choices=NORMALIZER_GROUPS,
+                        default=defaults.normalize_by,
+                        help='share standardization statistics per arm (embodiment: new '
+                        'tasks of a known arm can be prompted) or per task')
+    parser.add_argument('--action-input-noise', type=float,
+                        default=defaults.action_input_noise_bins, metavar='BINS',
+                        help='std in bins of noise on the action ids the model reads (targets '
+                        'stay clean): against copying the previous action; 0: off')
+    parser.add_argument('--exclude-tasks', nargs='+', default=[], metavar='TASK',
+                        help="hold tasks out: full names ('panda/press_button') or a task of "
+                        "every arm ('press_button')")
     parser.add_argument('--seed', type=int, default=defaults.seed)
     parser.add_argument('--resume', action='store_true',
                         help='continue from the training state in --out')
+
+
+def model_overrides(args):
+    """Return the GatoConfig fields the options change from the preset.
+
+    Args:
+        args: the parsed options.
+
+    Returns:
+        dict: field -> value.
+    """
+    overrides = {'context_length': args.context, 'max_window_timesteps': args.window_timesteps}
+    return {name: value for name, value in overrides.items() if value is not None}
+
+
+def exclude_tasks(episodes, excluded):
+    """Drop the episodes of held-out tasks.
+
+    Args:
+        episodes: the loaded episodes.
+        excluded: task names, either full (``'panda/press_button'``) or the part after the
+            arm (``'press_button'``: that task on every arm).
+
+    Returns:
+        list: the remaining episodes.
+
+    Raises:
+        ValueError: when a name matches no episode (a typo would silently train on all).
+    """
+    def matches(task, name):
+        return task == name or task.split('/', 1)[-1] == name
+
+    unmatched = [name for name in excluded if not any(matches(e.task, name) for e in episodes)]
+    if unmatched:
+        raise ValueError(f'--exclude-tasks {unmatched} match no episode; tasks: '
+                         f'{sorted({e.task for e in episodes})}')
+    return [e for e in episodes if not any(matches(e.task, name) for name in excluded)]
 
 
 def plot_losses(history, path):
@@ -105,15 +158,16 @@ def run(args):
         int: 0 on success, 2 when the data cannot be used (the reason is printed).
     """
     try:
-        episodes = load_dataset(args.data)
+        episodes = exclude_tasks(load_dataset(args.data), args.exclude_tasks)
         config = TrainConfig(
             output_dir=args.out, preset=args.preset, max_steps=args.steps,
             batch_size=args.batch_size, grad_accum_steps=args.grad_accum,
             learning_rate=args.lr, warmup_steps=args.warmup_steps,
-            model_overrides={'context_length': args.context} if args.context else {},
+            model_overrides=model_overrides(args),
             eval_every=args.eval_every, save_every=args.save_every,
             num_threads=args.threads, seed=args.seed, resume=args.resume,
-            device=args.device, mixed_precision=args.mixed_precision)
+            device=args.device, mixed_precision=args.mixed_precision,
+            normalize_by=args.normalize_by, action_input_noise_bins=args.action_input_noise)
         out = train(episodes, config)
     except (ValueError, FileNotFoundError) as error:
         print(f'error: {error}')

@@ -11,7 +11,7 @@ import time
 
 from gato_ros.evaluation.report import EpisodeRecord
 from gato_ros.msg import AgentStatus, TaskStatus
-from gato_ros.srv import ResetEpisode
+from gato_ros.srv import LoadPrompt, ResetEpisode
 from lifecycle_msgs.msg import Transition
 from lifecycle_msgs.srv import ChangeState
 import numpy as np
@@ -44,6 +44,7 @@ class EpisodeDriver:
         self._enable = node.create_client(SetBool, f'{AGENT}/enable')
         self._change_state = node.create_client(ChangeState, f'{AGENT}/change_state')
         self._set_parameters = node.create_client(SetParameters, f'{AGENT}/set_parameters')
+        self._load_prompt = node.create_client(LoadPrompt, f'{AGENT}/load_prompt')
         self._instruction = node.create_publisher(String, f'{AGENT}/instruction', 10)
         self._task_status = None
         self._agent_status = None
@@ -125,6 +126,22 @@ class EpisodeDriver:
         for transition in (Transition.TRANSITION_CONFIGURE, Transition.TRANSITION_ACTIVATE):
             self._transition(transition)
         self.wait_until_active()
+
+    def load_prompt(self, path):
+        """Condition the inference node on a demonstration for the following episodes.
+
+        The node keeps the prompt across instructions until it is reconfigured.
+
+        Args:
+            path: an episode ``.npz`` of the current task, readable by the node's process.
+
+        Raises:
+            RuntimeError: when the node refuses the prompt.
+        """
+        response = self._call(self._load_prompt, LoadPrompt.Request(path=str(path)),
+                              'load_prompt')
+        if not response.success:
+            raise RuntimeError(f'load_prompt refused {path}: {response.message}')
 
     def _transition(self, transition_id):
         request = ChangeState.Request(transition=Transition(id=transition_id))

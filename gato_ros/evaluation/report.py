@@ -21,6 +21,7 @@ class EpisodeRecord:
         success: whether the task's success check held during the episode.
         duration_s: simulated episode time until success or timeout (s).
         commands: motion commands the agent published during the episode.
+        prompted: whether the policy was conditioned on a demonstration of the task.
     """
 
     task: str
@@ -28,6 +29,7 @@ class EpisodeRecord:
     success: bool
     duration_s: float
     commands: int
+    prompted: bool = False
 
 
 def normalized_score(success_rate, expert_rate, random_rate):
@@ -51,8 +53,24 @@ def _baseline(baselines, arm, task, policy):
     return baselines.get(arm, {}).get(task, {}).get(policy)
 
 
+def _task_figures(runs, expert, random_rate):
+    rate = float(np.mean([r.success for r in runs]))
+    return {'episodes': len(runs), 'success_rate': rate,
+            'normalized_score': normalized_score(rate, expert, random_rate),
+            'mean_duration_s': float(np.mean([r.duration_s for r in runs]))}
+
+
+def _mean_score(tasks, field):
+    scores = [t[field] for t in tasks.values() if t.get(field) is not None]
+    return float(np.mean(scores)) if scores else None
+
+
 def build_report(arm, policy, records, baselines, timing):
     """Aggregate episode records into the evaluation report.
+
+    Unprompted episodes give each task's ``success_rate`` and ``normalized_score``; when
+    some episodes were prompted with a demonstration, the task also gets a ``prompted``
+    entry with the same figures for those episodes (Gato reports both).
 
     Args:
         arm: simulated arm name.
@@ -67,34 +85,51 @@ def build_report(arm, policy, records, baselines, timing):
     """
     tasks = {}
     for task in sorted({r.task for r in records}):
-        runs = [r for r in records if r.task == task]
-        rate = float(np.mean([r.success for r in runs]))
         expert = _baseline(baselines, arm, task, 'expert')
         random_rate = _baseline(baselines, arm, task, 'random')
-        tasks[task] = {
-            'episodes': len(runs), 'success_rate': rate,
-            'expert_success_rate': expert, 'random_success_rate': random_rate,
-            'normalized_score': normalized_score(rate, expert, random_rate),
-            'mean_duration_s': float(np.mean([r.duration_s for r in runs])),
-        }
-    scores = [t['normalized_score'] for t in tasks.values() if t['normalized_score'] is not None]
-    return {
-        'arm': arm, 'policy': policy, 'tasks': tasks,
-        'overall': {
-            'success_rate': float(np.mean([r.success for r in records])) if records else 0.0,
-            'normalized_score': float(np.mean(scores)) if scores else None,
-            **timing,
-        },
-        'episodes': [asdict(r) for r in records],
+        tasks[task] = {'expert_success_rate': expert, 'random_success_rate': random_rate}
+        for prompted in (False, True):
+            runs = [r for r in records if r.task == task and r.prompted == prompted]
+            if runs and prompted:
+                tasks[task]['prompted'] = _task_figures(runs, expert, random_rate)
+            elif runs:
+                tasks[task].update(_task_figures(runs, expert, random_rate))
+    unprompted = [r.success for r in records if not r.prompted]
+    overall = {
+        'success_rate': float(np.mean(unprompted)) if unprompted else None,
+        'normalized_score': _mean_score(tasks, 'normalized_score'),
+        **timing,
     }
+    prompted_tasks = {name: t['prompted'] for name, t in tasks.items() if 'prompted' in t}
+    if prompted_tasks:
+        overall['prompted'] = {
+            'success_rate': float(np.mean([r.success for r in records if r.prompted])),
+            'normalized_score': _mean_score(prompted_tasks, 'normalized_score')}
+    return {'arm': arm, 'policy': policy, 'tasks': tasks, 'overall': overall,
+            'episodes': [asdict(r) for r in records]}
 
 
 def _fmt(value, pattern):
     return '-' if value is None else pattern.format(value)
 
 
+def _row(name, figures, overall):
+    return (f'{name:<14}{_fmt(figures.get("success_rate"), "{:.0%}"):>9}'
+            f'{_fmt(figures.get("expert_success_rate"), "{:.0%}"):>8}'
+            f'{_fmt(figures.get("random_success_rate"), "{:.0%}"):>8}'
+            f'{_fmt(figures.get("normalized_score"), "{:.2f}"):>7}'
+            f'{_fmt(figures.get("prompted", {}).get("success_rate"), "{:.0%}"):>10}'
+            f'{_fmt(figures.get("prompted", {}).get("normalized_score"), "{:.2f}"):>8}'
+            f'{_fmt(overall.get("control_hz"), "{:.1f}"):>7}'
+            f'{_fmt(overall.get("latency_ms_p50"), "{:.0f}"):>8}'
+            f'{_fmt(overall.get("latency_ms_p99"), "{:.0f}"):>8}')
+
+
 def format_table(report):
-    """Render a report as a short text table (task, success, expert, score, Hz, latency).
+    """Render a report as a short text table.
+
+    Columns: task, success, expert, random, score, then the prompted success and score ('-'
+    without prompted episodes), Hz and latency.
 
     Args:
         report: a report from :func:`build_report`.
@@ -105,18 +140,9 @@ def format_table(report):
     overall = report['overall']
     lines = [f'{report["arm"]} | {report["policy"]}',
              f'{"task":<14}{"success":>9}{"expert":>8}{"random":>8}{"score":>7}'
-             f'{"Hz":>7}{"p50 ms":>8}{"p99 ms":>8}']
-    rows = [(name, t) for name, t in report['tasks'].items()] + [('overall', {
-        'success_rate': overall['success_rate'], 'expert_success_rate': None,
-        'random_success_rate': None, 'normalized_score': overall['normalized_score']})]
-    for name, t in rows:
-        lines.append(
-            f'{name:<14}{t["success_rate"]:>9.0%}{_fmt(t["expert_success_rate"], "{:.0%}"):>8}'
-            f'{_fmt(t["random_success_rate"], "{:.0%}"):>8}'
-            f'{_fmt(t["normalized_score"], "{:.2f}"):>7}'
-            f'{_fmt(overall.get("control_hz"), "{:.1f}"):>7}'
-            f'{_fmt(overall.get("latency_ms_p50"), "{:.0f}"):>8}'
-            f'{_fmt(overall.get("latency_ms_p99"), "{:.0f}"):>8}')
+             f'{"prompted":>10}{"pscore":>8}{"Hz":>7}{"p50 ms":>8}{"p99 ms":>8}']
+    lines += [_row(name, figures, overall) for name, figures in report['tasks'].items()]
+    lines.append(_row('overall', overall, overall))
     return '\n'.join(lines)
 
 

@@ -1,20 +1,23 @@
 """Run a whole closed-loop evaluation: graph up, episodes per task, report out."""
 
 import contextlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 import gc
 import json
 import os
 from pathlib import Path
 
-from gato_ros.data import episode_task_name
+from gato_ros.data import episode_task_name, Normalizer
 from gato_ros.evaluation.driver import EpisodeDriver
 from gato_ros.evaluation.graph import GraphConfig, RosGraph
 from gato_ros.evaluation.report import build_report
+from gato_ros.recording.sim_demos import collect_demonstrations, DemoConfig
 from gato_ros.sim.tasks import make_task
 
 # Evaluation seeds start here; `gato-ros collect` trains on seeds from 0 up.
 EVAL_FIRST_SEED = 100_000
+# Seeds of the demonstrations that prompt the policy (``eval --prompt``).
+PROMPT_FIRST_SEED = 200_000
 POLICIES = {'checkpoint': 'checkpoint', 'expert': 'action_topic', 'random': 'random'}
 CONTROLLER_TOPIC = '/joint_trajectory_controller/joint_trajectory'
 
@@ -34,6 +37,8 @@ class EvalConfig:
         record_first_episode: keep the camera frames of each task's first episode.
         baselines: ``{arm: {task: {'expert': rate, 'random': rate}}}`` for the scores.
         control_rate_hz: the agent's control rate (Hz).
+        prompted: after each task's unprompted episodes, run them again with the policy
+            conditioned on one expert demonstration of the task (Gato's evaluation).
     """
 
     arm: str
@@ -46,6 +51,7 @@ class EvalConfig:
     record_first_episode: bool = False
     baselines: dict = field(default_factory=dict)
     control_rate_hz: float = 10.0
+    prompted: bool = False
 
 
 def checkpoint_tasks(path):
@@ -66,17 +72,52 @@ def checkpoint_tasks(path):
     return sorted(json.loads(spec.read_text())['tasks'])
 
 
-def _check(config):
+def check_config(config):
+    """Refuse an evaluation that cannot run, before any process starts.
+
+    Args:
+        config: an :class:`EvalConfig`.
+
+    Raises:
+        ValueError: for an unknown policy, prompting without a checkpoint, or a task the
+            checkpoint cannot act in (neither trained on nor of a trained embodiment).
+        FileNotFoundError: when the checkpoint does not exist.
+    """
     if config.policy not in POLICIES:
         raise ValueError(f'policy must be one of {sorted(POLICIES)}, got {config.policy!r}')
     if config.policy != 'checkpoint':
+        if config.prompted:
+            raise ValueError('prompting needs policy checkpoint')
         return
     trained = checkpoint_tasks(config.checkpoint_path)
-    missing = [t for t in config.tasks if episode_task_name(config.arm, t) not in trained]
+    spec = json.loads((Path(config.checkpoint_path) / 'gato_spec.json').read_text())
+    normalizer = Normalizer.from_dict(spec['normalizer'])
+    missing = [episode_task_name(config.arm, t) for t in config.tasks
+               if not normalizer.covers(episode_task_name(config.arm, t))]
     if missing:
-        raise ValueError(f'checkpoint {config.checkpoint_path} has no task '
-                         f'{[episode_task_name(config.arm, t) for t in missing]}; it knows '
-                         f'{trained}')
+        raise ValueError(f'checkpoint {config.checkpoint_path} cannot act in {missing}: it was '
+                         f'trained on {trained} with '
+                         f'statistics per {normalizer.group_by}')
+
+
+def make_prompts(arm, tasks, out_dir):
+    """Record one successful expert demonstration per task to prompt the policy with.
+
+    The demonstrations come from the ROS-free fast path (same camera and image pipeline as
+    the graph) with seeds that neither training (from 0) nor evaluation use.
+
+    Args:
+        arm: simulated arm name.
+        tasks: simulator task names.
+        out_dir: folder; the episodes go to its ``prompts`` subfolder.
+
+    Returns:
+        dict: task -> path of its demonstration ``.npz``.
+    """
+    folder = Path(out_dir) / 'prompts'
+    collect_demonstrations(DemoConfig(arm, tuple(tasks), 1, first_seed=PROMPT_FIRST_SEED),
+                           folder, progress=False)
+    return {task: sorted(folder.glob(f'{arm}-{task}-*.npz'))[0] for task in tasks}
 
 
 @dataclass(frozen=True)
@@ -147,7 +188,7 @@ def evaluate(config, progress=print):
         ValueError: on a bad configuration (unknown policy, task missing in the checkpoint).
         FileNotFoundError: when the checkpoint does not exist.
     """
-    _check(config)
+    check_config(config)
     is_checkpoint = config.policy == 'checkpoint'
     graph_config = GraphConfig(
         arm=config.arm, policy_source=POLICIES[config.policy],
@@ -155,24 +196,35 @@ def evaluate(config, progress=print):
         task=episode_task_name(config.arm, config.tasks[0]) if is_checkpoint else '',
         sim_task=config.tasks[0], control_rate_hz=config.control_rate_hz,
         log_dir=str(Path(config.out_dir) / 'logs'))
+    prompts = make_prompts(config.arm, config.tasks, config.out_dir) if config.prompted else {}
     records, frames = [], {}
     with graph_session(graph_config) as session:
-        driver = session.driver
         for index, task in enumerate(config.tasks):
             if is_checkpoint and index > 0:
-                driver.set_task(episode_task_name(config.arm, task))
-            limit_s = make_task(task).time_limit_s
-            for episode in range(config.episodes):
-                session.graph.check_alive()
-                record_frames = config.record_first_episode and episode == 0
-                record = driver.run_episode(task, config.first_seed + episode, limit_s,
-                                            record_frames)
-                if record_frames:
-                    frames[task] = driver.recorded_frames
-                records.append(record)
-                progress(f'{config.arm}/{task} seed {record.seed}: '
-                         f'{"success" if record.success else "failure"} after '
-                         f'{record.duration_s:.1f} s, {record.commands} commands')
-        timing = driver.timing()
+                session.driver.set_task(episode_task_name(config.arm, task))
+            for prompt in [None] + ([prompts[task]] if task in prompts else []):
+                if prompt is not None:
+                    session.driver.load_prompt(prompt.resolve())
+                records += _run_episodes(session, config, task, prompt is not None, frames,
+                                         progress)
+        timing = session.driver.timing()
     policy = f'checkpoint:{config.checkpoint_path}' if is_checkpoint else config.policy
     return build_report(config.arm, policy, records, config.baselines, timing), frames
+
+
+def _run_episodes(session, config, task, prompted, frames, progress):
+    """Run one task's episodes; keep the first unprompted episode's frames when asked."""
+    limit_s = make_task(task).time_limit_s
+    records = []
+    for episode in range(config.episodes):
+        session.graph.check_alive()
+        record_frames = config.record_first_episode and episode == 0 and not prompted
+        record = replace(session.driver.run_episode(
+            task, config.first_seed + episode, limit_s, record_frames), prompted=prompted)
+        if record_frames:
+            frames[task] = session.driver.recorded_frames
+        records.append(record)
+        progress(f'{config.arm}/{task}{" (prompted)" if prompted else ""} seed {record.seed}: '
+                 f'{"success" if record.success else "failure"} after '
+                 f'{record.duration_s:.1f} s, {record.commands} commands')
+    return records

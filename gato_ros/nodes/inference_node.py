@@ -68,7 +68,8 @@ PARAMETERS = (
     ParameterSpec('action_topic', 'std_msgs/Float32MultiArray actions (policy_source '
                   'action_topic)'),
     ParameterSpec('checkpoint_path', 'gato_ros checkpoint directory (GatoPolicy.from_pretrained)'),
-    ParameterSpec('task', "checkpoint task; empty = the checkpoint's only task"),
+    ParameterSpec('task', 'checkpoint task, or a new task <arm>/<name> of a trained arm '
+                  '(checkpoints normalized per embodiment; prompt it); empty = the only task'),
     ParameterSpec('instruction', 'natural-language instruction of the episode; empty = none'),
     ParameterSpec('prompt_path', 'episode .npz to prompt the policy with; empty = none'),
     ParameterSpec('observation_keys', 'observation keys; each is read from observations/<key>'),

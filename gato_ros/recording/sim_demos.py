@@ -16,7 +16,7 @@ from pathlib import Path
 from gato_ros.data import Episode, episode_task_name
 from gato_ros.nodes.image_conversion import crop_and_resize
 from gato_ros.sim.experts import make_expert
-from gato_ros.sim.rollout import run_episode
+from gato_ros.sim.rollout import make_action_noise, run_episode
 from gato_ros.sim.scene import ArmSim
 import numpy as np
 from tqdm import tqdm
@@ -34,6 +34,9 @@ class DemoConfig:
         camera_size: (height, width) rendered by the simulated camera (px).
         image_size: (height, width) of the model's image observation (px).
         control_rate_hz: policy rate (Hz).
+        action_noise: std of the noise added to the executed joint deltas, as a fraction of
+            each joint's largest delta per period (0: none); the recorded actions are the
+            expert's (see :func:`gato_ros.sim.rollout.make_action_noise`).
     """
 
     arm: str
@@ -43,6 +46,7 @@ class DemoConfig:
     camera_size: tuple = (128, 128)
     image_size: tuple = (64, 64)
     control_rate_hz: float = 10.0
+    action_noise: float = 0.0
 
 
 def to_episode(result, arm, task, image_size):
@@ -92,7 +96,10 @@ def collect_demonstrations(config, out_dir, progress=True):
         expert, kept, seed = make_expert(task), 0, config.first_seed
         counts[task] = {'kept': 0, 'failed': 0}
         while kept < config.episodes_per_task:
-            result = run_episode(sim, expert, task, seed, config.control_rate_hz, record=True)
+            perturb = (make_action_noise(seed, config.action_noise, config.control_rate_hz)
+                       if config.action_noise > 0.0 else None)
+            result = run_episode(sim, expert, task, seed, config.control_rate_hz, record=True,
+                                 perturb=perturb)
             if result.success:
                 episode = to_episode(result, config.arm, task, config.image_size)
                 episode.save(out_dir / f'{config.arm}-{task}-{seed:06d}.npz')

@@ -32,7 +32,7 @@ class EpisodeResult:
 
 def run_episode(sim, policy_fn, task, seed: int, control_rate_hz: float = 10.0,
                 max_steps: int = None, record: bool = False,
-                include_images: bool = True) -> EpisodeResult:
+                include_images: bool = True, perturb=None) -> EpisodeResult:
     """Reset the simulator and run one episode until success, instability or the step limit.
 
     Args:
@@ -45,6 +45,8 @@ def run_episode(sim, policy_fn, task, seed: int, control_rate_hz: float = 10.0,
         record: keep every observation and action in the result.
         include_images: render the camera into the observations (skip it for policies that
             only read the simulator, it is most of the cost).
+        perturb: optional callable (action, sim) -> the action actually executed; the
+            policy's own action is what gets recorded (noise-injected demonstrations).
 
     Returns:
         The EpisodeResult.
@@ -69,12 +71,46 @@ def run_episode(sim, policy_fn, task, seed: int, control_rate_hz: float = 10.0,
         if record:
             result.observations.append(observation)
             result.actions.append(action)
-        apply_action(sim, action, period_s)
+        apply_action(sim, action if perturb is None else perturb(action, sim), period_s)
         result.steps += 1
         result.unstable = sim.is_unstable()
         result.success = not result.unstable and sim.success()
     result.sim_time_s = sim.time_s
     return result
+
+
+def make_action_noise(seed: int, scale: float, control_rate_hz: float = 10.0):
+    """Return a perturbation adding Gaussian noise to the joint deltas of actions.
+
+    Demonstrations whose executed actions are perturbed while the expert's corrections are
+    recorded show the way back from the small errors a learned policy makes (noise injection
+    as in DART, Laskey et al. 2017); the gripper command is left as it is.
+
+    Args:
+        seed: seed of the noise generator.
+        scale: noise std as a fraction of each joint's largest delta per control period.
+        control_rate_hz: control rate the deltas are scaled for.
+
+    Returns:
+        A callable (action, sim) -> perturbed float32 action.
+
+    Raises:
+        ValueError: if scale is negative or not finite.
+
+    """
+    if not (scale >= 0.0 and np.isfinite(scale)):
+        raise ValueError(f'noise scale must be finite and >= 0, got {scale}')
+    rng = np.random.default_rng(seed)
+    period_s = 1.0 / control_rate_hz
+
+    def perturb(action: np.ndarray, sim) -> np.ndarray:
+        """Return the action with noise on its joint deltas."""
+        max_delta = np.array(sim.arm.max_velocities[:-1]) * period_s
+        noisy = np.array(action, np.float32)
+        noisy[:-1] += (rng.normal(size=max_delta.shape) * scale * max_delta).astype(np.float32)
+        return noisy
+
+    return perturb
 
 
 def make_random_policy(seed: int, control_rate_hz: float = 10.0):

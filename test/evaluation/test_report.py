@@ -54,3 +54,20 @@ def test_table_json_and_plot_are_written(tmp_path):
     assert json.loads(path.read_text()) == report
     png = plot_report(report, tmp_path / 'plot.png')
     assert png.read_bytes()[:4] == b'\x89PNG'
+
+
+def test_prompted_episodes_are_reported_next_to_the_unprompted_ones():
+    """Prompted records get their own per-task and overall figures; the rest is unchanged."""
+    prompted = [EpisodeRecord('reach_target', s, s == 0, 4.0, 40, prompted=True)
+                for s in range(4)]
+    report = build_report('panda', 'checkpoint:x', _records() + prompted, BASELINES, TIMING)
+    reach = report['tasks']['reach_target']
+    assert (reach['episodes'], reach['success_rate']) == (4, 0.75)
+    assert reach['prompted'] == {'episodes': 4, 'success_rate': 0.25,
+                                 'normalized_score': 0.25, 'mean_duration_s': 4.0}
+    assert 'prompted' not in report['tasks']['push_block']
+    assert report['overall']['success_rate'] == pytest.approx(4 / 6)
+    assert report['overall']['prompted'] == {'success_rate': 0.25, 'normalized_score': 0.25}
+    row = next(line for line in format_table(report).splitlines()
+               if line.startswith('reach_target'))
+    assert row.split()[1:7] == ['75%', '100%', '0%', '0.75', '25%', '0.25']

@@ -1,7 +1,13 @@
 """End-to-end evaluation through the ROS graph: simulator and agent processes over Fast DDS."""
 
-from gato_ros.evaluation.runner import checkpoint_tasks, EvalConfig, evaluate
+from dataclasses import replace
+import json
+from pathlib import Path
+
+from gato_ros.evaluation.runner import check_config, checkpoint_tasks, EvalConfig, evaluate
 import pytest
+
+DEMO_CHECKPOINT = Path(__file__).resolve().parents[2] / 'checkpoints' / 'demo'
 
 pytestmark = [pytest.mark.dds, pytest.mark.sim]
 
@@ -29,11 +35,46 @@ def test_random_policy_moves_the_arm_but_does_not_succeed(tmp_path):
     assert report['tasks']['lift_block']['normalized_score'] == 0.0
 
 
+def _write_spec(folder, group_by):
+    stats = {'panda/reach_target' if group_by == 'task' else 'panda': {}}
+    (folder / 'gato_spec.json').write_text(json.dumps({
+        'tasks': {'panda/reach_target': {}},
+        'normalizer': {'min_std': 0.001, 'group_by': group_by, 'stats': stats}}))
+
+
 def test_a_checkpoint_without_the_task_is_refused_before_starting(tmp_path):
-    """Asking for a task the checkpoint was not trained on fails fast with the task names."""
-    (tmp_path / 'gato_spec.json').write_text('{"tasks": {"panda/reach_target": {}}}')
+    """Asking for a task the checkpoint cannot act in fails fast with the task names."""
+    _write_spec(tmp_path, 'task')
     assert checkpoint_tasks(tmp_path) == ['panda/reach_target']
     config = EvalConfig(arm='ur5e', tasks=('reach_target',), episodes=1,
                         checkpoint_path=str(tmp_path))
     with pytest.raises(ValueError, match='ur5e/reach_target'):
         evaluate(config)
+    with pytest.raises(ValueError, match="'panda/lift_block'"):
+        check_config(replace(config, arm='panda', tasks=('lift_block',)))
+    with pytest.raises(ValueError, match='prompting needs policy checkpoint'):
+        check_config(replace(config, policy='expert', prompted=True))
+    with pytest.raises(FileNotFoundError, match='gato_spec.json'):
+        check_config(replace(config, checkpoint_path=str(tmp_path / 'missing')))
+
+
+def test_a_per_embodiment_checkpoint_may_be_asked_for_new_tasks_of_its_arms(tmp_path):
+    """New tasks of a trained arm pass the check (prompting a held-out task); other arms not."""
+    _write_spec(tmp_path, 'embodiment')
+    config = EvalConfig(arm='panda', tasks=('lift_block', 'stack_blocks'), episodes=1,
+                        checkpoint_path=str(tmp_path), prompted=True)
+    check_config(config)
+    with pytest.raises(ValueError, match='per embodiment'):
+        check_config(replace(config, arm='ur5e'))
+
+
+def test_prompted_episodes_load_a_demonstration_through_the_service(tmp_path):
+    """With prompting, each task runs unprompted then prompted and the report has both."""
+    config = EvalConfig(arm='ur5e', tasks=('press_button',), episodes=1,
+                        checkpoint_path=str(DEMO_CHECKPOINT), out_dir=str(tmp_path),
+                        prompted=True)
+    report, _ = evaluate(config, progress=lambda line: None)
+    assert [r['prompted'] for r in report['episodes']] == [False, True]
+    assert report['tasks']['press_button']['prompted']['episodes'] == 1
+    assert 'prompted' in report['overall']
+    assert len(list((tmp_path / 'prompts').glob('ur5e-press_button-*.npz'))) == 1

@@ -2,7 +2,7 @@
 
 from gato_ros.sim.arms import list_arms
 from gato_ros.sim.experts import make_expert
-from gato_ros.sim.rollout import make_random_policy, run_episode
+from gato_ros.sim.rollout import make_action_noise, make_random_policy, run_episode
 from gato_ros.sim.scene import ArmSim
 from gato_ros.sim.tasks import list_tasks
 import numpy as np
@@ -29,6 +29,30 @@ def test_expert_episode_records_observations_and_actions(sim):
     assert not np.array_equal(result.frames[0], result.frames[-1])
     joints = np.array([o['joints'] for o in result.observations])
     assert joints.shape == (result.steps, len(sim.joint_names)) and joints.dtype == np.float32
+
+
+def test_perturbed_episode_records_the_policy_action_and_executes_the_noisy_one(sim):
+    """With action noise the arm moves off the clean path but the expert's actions are kept."""
+    clean = run_episode(sim, make_expert('reach_target'), 'reach_target', 2, record=True,
+                        include_images=False, max_steps=10)
+    executed = []
+    noise = make_action_noise(seed=0, scale=0.2)
+
+    def perturb(action, arm_sim):
+        executed.append(noise(action, arm_sim))
+        return executed[-1]
+
+    noisy = run_episode(sim, make_expert('reach_target'), 'reach_target', 2, record=True,
+                        include_images=False, max_steps=10, perturb=perturb)
+    recorded, executed = np.array(noisy.actions), np.array(executed)
+    assert recorded.shape == executed.shape == (10, len(sim.joint_names))
+    np.testing.assert_array_equal(recorded[:, -1], executed[:, -1])
+    max_delta = np.array(sim.arm.max_velocities[:-1]) * 0.1
+    spread = np.std((executed - recorded)[:, :-1] / max_delta)
+    assert 0.1 < spread < 0.3
+    assert not np.allclose(clean.observations[-1]['joints'], noisy.observations[-1]['joints'])
+    with pytest.raises(ValueError, match='noise scale'):
+        make_action_noise(0, -0.1)
 
 
 def test_episode_stops_at_max_steps_and_skips_images_on_request(sim):

@@ -1,0 +1,28 @@
+"""Tests of the train command's data selection (training itself: test/test_training.py)."""
+
+from gato_ros.commands.train import exclude_tasks
+from gato_ros.data import Episode
+import numpy as np
+import pytest
+
+
+def _episode(task):
+    return Episode({'joints': np.zeros((2, 3), np.float32)}, np.zeros((2, 4), np.float32), task)
+
+
+def test_held_out_tasks_are_dropped_by_full_name_or_on_every_arm():
+    """'press_button' drops it on every arm; a full name only on that arm."""
+    episodes = [_episode(t) for t in ('panda/press_button', 'ur5e/press_button',
+                                      'panda/reach_target', 'ur5e/reach_target')]
+    kept = exclude_tasks(episodes, ['press_button'])
+    assert [e.task for e in kept] == ['panda/reach_target', 'ur5e/reach_target']
+    kept = exclude_tasks(episodes, ['ur5e/reach_target'])
+    assert [e.task for e in kept] == ['panda/press_button', 'ur5e/press_button',
+                                      'panda/reach_target']
+    assert exclude_tasks(episodes, []) == episodes
+
+
+def test_a_name_matching_no_episode_is_refused():
+    """A typo must not silently train on every task."""
+    with pytest.raises(ValueError, match=r"\['press_buton'\] match no episode"):
+        exclude_tasks([_episode('panda/press_button')], ['press_buton'])
