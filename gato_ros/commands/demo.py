@@ -23,7 +23,7 @@ def add_arguments(parser):
     """
     parser.add_argument('--checkpoint', default=str(DEFAULT_CHECKPOINT), metavar='DIR')
     parser.add_argument('--arms', nargs='+', default=['panda', 'ur5e'])
-    parser.add_argument('--episodes', type=int, default=2, help='episodes per task and arm')
+    parser.add_argument('--episodes', type=int, default=1, help='episodes per task and arm')
     parser.add_argument('--out', default='runs/demo', metavar='DIR')
 
 

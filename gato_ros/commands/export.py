@@ -2,7 +2,7 @@
 
 Example (how ``checkpoints/demo`` was made)::
 
-    python -m gato_ros export --checkpoint runs/demo5m --out checkpoints/demo --dtype bfloat16
+    python -m gato_ros export --checkpoint runs/gen2m --out checkpoints/demo --dtype bfloat16
 
 Writes the policy files (config, weights, spec, text tokenizer) plus the run summary and loss
 plot when present; drops the optimizer state. Weights may be stored in bfloat16/float16 to

@@ -1,9 +1,9 @@
 """``gato-ros train``: train (or resume) a Gato checkpoint on episode folders.
 
-Example (the demo checkpoint's command is in README)::
+Example (the demo checkpoint's full command is in README and docs/training.md)::
 
-    python -m gato_ros train --data data/panda data/ur5e --preset gato-5m \
-        --out checkpoints/demo --steps 3000
+    python -m gato_ros train --data data/panda data/ur5e --preset gato-2m \
+        --out runs/gen2m --steps 3200 --mixed-precision bf16
 
 Episode folders come from ``gato-ros collect`` (simulated experts) or ``gato-ros convert``
 (rosbag2 recordings); tasks and arms may be mixed. Writes the checkpoint, a run summary
