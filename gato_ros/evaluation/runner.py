@@ -54,6 +54,14 @@ class EvalConfig:
     prompted: bool = False
 
 
+def _read_spec(path):
+    """Return a checkpoint's gato_spec.json content, without loading its weights."""
+    spec = Path(path) / 'gato_spec.json'
+    if not spec.is_file():
+        raise FileNotFoundError(f'{path} is not a gato_ros checkpoint (no gato_spec.json)')
+    return json.loads(spec.read_text())
+
+
 def checkpoint_tasks(path):
     """Return the task names a checkpoint was trained on, without loading its weights.
 
@@ -66,10 +74,7 @@ def checkpoint_tasks(path):
     Raises:
         FileNotFoundError: when the folder has no gato_spec.json.
     """
-    spec = Path(path) / 'gato_spec.json'
-    if not spec.is_file():
-        raise FileNotFoundError(f'{path} is not a gato_ros checkpoint (no gato_spec.json)')
-    return sorted(json.loads(spec.read_text())['tasks'])
+    return sorted(_read_spec(path)['tasks'])
 
 
 def check_config(config):
@@ -89,14 +94,13 @@ def check_config(config):
         if config.prompted:
             raise ValueError('prompting needs policy checkpoint')
         return
-    trained = checkpoint_tasks(config.checkpoint_path)
-    spec = json.loads((Path(config.checkpoint_path) / 'gato_spec.json').read_text())
+    spec = _read_spec(config.checkpoint_path)
     normalizer = Normalizer.from_dict(spec['normalizer'])
     missing = [episode_task_name(config.arm, t) for t in config.tasks
                if not normalizer.covers(episode_task_name(config.arm, t))]
     if missing:
         raise ValueError(f'checkpoint {config.checkpoint_path} cannot act in {missing}: it was '
-                         f'trained on {trained} with '
+                         f'trained on {sorted(spec["tasks"])} with '
                          f'statistics per {normalizer.group_by}')
 
 

@@ -20,6 +20,20 @@ GRIPPER_OPEN = 1.0
 GRIPPER_CLOSED = 0.0
 
 
+def max_arm_deltas(arm, control_period_s: float) -> np.ndarray:
+    """Return the largest delta each arm joint (gripper excluded) can move in one period.
+
+    Args:
+        arm: the ArmSpec.
+        control_period_s: the control period in seconds.
+
+    Returns:
+        float64 (n_arm_joints,) velocity limits times the period, in rad.
+
+    """
+    return np.array(arm.max_velocities[:-1]) * control_period_s
+
+
 def action_targets(sim, action, control_period_s: float) -> np.ndarray:
     """Turn an action into joint targets: measured position plus the delta, made feasible.
 
@@ -183,7 +197,7 @@ def ik_delta(sim, position_m, yaw_rad: float, config: ExpertConfig) -> np.ndarra
         home = np.array(sim.arm.home_positions[:-1])
         posture = config.nullspace_gain * (home - sim.joint_positions()[:-1])
         delta += (np.eye(n_joints) - pseudo_inverse @ jacobian) @ posture
-    max_delta = np.array(sim.arm.max_velocities[:-1]) * period_s
+    max_delta = max_arm_deltas(sim.arm, period_s)
     return delta * min(1.0, np.min(max_delta / np.maximum(np.abs(delta), 1e-12)))
 
 

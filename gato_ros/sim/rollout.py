@@ -8,7 +8,7 @@ simulator.
 
 from dataclasses import dataclass, field
 
-from gato_ros.sim.experts import apply_action
+from gato_ros.sim.experts import apply_action, max_arm_deltas
 import numpy as np
 
 
@@ -105,7 +105,7 @@ def make_action_noise(seed: int, scale: float, control_rate_hz: float = 10.0):
 
     def perturb(action: np.ndarray, sim) -> np.ndarray:
         """Return the action with noise on its joint deltas."""
-        max_delta = np.array(sim.arm.max_velocities[:-1]) * period_s
+        max_delta = max_arm_deltas(sim.arm, period_s)
         noisy = np.array(action, np.float32)
         noisy[:-1] += (rng.normal(size=max_delta.shape) * scale * max_delta).astype(np.float32)
         return noisy
@@ -131,7 +131,7 @@ def make_random_policy(seed: int, control_rate_hz: float = 10.0):
 
     def random_policy(observation: dict, sim) -> np.ndarray:
         """Return a uniform random action: joint deltas, then a gripper command."""
-        max_delta = np.array(sim.arm.max_velocities[:-1]) * period_s
+        max_delta = max_arm_deltas(sim.arm, period_s)
         return np.append(rng.uniform(-max_delta, max_delta), rng.uniform()).astype(np.float32)
 
     return random_policy
