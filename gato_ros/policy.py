@@ -33,8 +33,9 @@ from gato_ros.data import Episode, EpisodeSpec, Normalizer
 from gato_ros.modeling_gato import collate_sequences, GatoModel
 from gato_ros.text_tokenizer import TextTokenizer
 from gato_ros.tokenizer import (action_token_range, concatenate_sequences, decode_action,
-                                timestep_token_count, tokenize_episode, tokenize_timestep,
-                                TokenizedSequence, TokenizerConfig, window_sequence)
+                                decode_continuous, encode_continuous, timestep_token_count,
+                                tokenize_episode, tokenize_timestep, TokenizedSequence,
+                                TokenizerConfig, window_sequence)
 import numpy as np
 from safetensors.torch import load_file, save_file
 import torch
@@ -47,6 +48,7 @@ CHECKPOINT_FILES = (CONFIG_FILE, WEIGHTS_FILE, SPEC_FILE, TEXT_MODEL_FILE)
 SPEC_FORMAT_VERSION = 1
 # Share of the context a prompt may take, in training and at deployment alike.
 PROMPT_CONTEXT_FRACTION = 0.25
+ACTION_DECODINGS = ('mode', 'mean')
 
 
 def default_prompt_tokens(config: GatoConfig) -> int:
@@ -168,8 +170,13 @@ class PolicyConfig:
     """Deployment settings of :class:`GatoPolicy`.
 
     Attributes:
-        temperature: 0 picks the most likely action token (greedy); > 0 samples from the
-            softmax of logits / temperature.
+        temperature: 0 decodes deterministically (see ``action_decoding``); > 0 samples
+            from the softmax of logits / temperature.
+        action_decoding: deterministic choice of a continuous action token: ``'mode'`` the
+            most likely bin; ``'mean'`` the bin of the expected (standardized) value under
+            the predicted distribution. The mode of a spread-out distribution falls on the
+            frequent near-zero bins, so greedy steps come out too short; the mean keeps
+            their size. Discrete actions always take the mode.
         seed: seed of the sampling generator (used when temperature > 0).
         prompt_max_tokens: most tokens of the prompt demonstration kept (its last whole
             timesteps); None: ``PROMPT_CONTEXT_FRACTION`` of the context, as in training.
@@ -179,6 +186,7 @@ class PolicyConfig:
     """
 
     temperature: float = 0.0
+    action_decoding: str = 'mode'
     seed: int = 0
     prompt_max_tokens: int | None = None
     refill_tokens: int | None = None
@@ -187,6 +195,11 @@ class PolicyConfig:
     def __post_init__(self):
         if not (self.temperature >= 0.0 and np.isfinite(self.temperature)):
             raise ValueError(f'temperature must be finite and >= 0, got {self.temperature}')
+        if self.action_decoding not in ACTION_DECODINGS:
+            raise ValueError(f'action_decoding must be one of {ACTION_DECODINGS}, '
+                             f'got {self.action_decoding!r}')
+        if self.action_decoding == 'mean' and self.temperature > 0.0:
+            raise ValueError("action_decoding 'mean' is deterministic: set temperature to 0")
         for name in ('prompt_max_tokens', 'refill_tokens'):
             value = getattr(self, name)
             if value is not None and value <= 0:
@@ -209,6 +222,10 @@ class GatoPolicy:
         self.tokenizer_config = self.model.config.tokenizer_config
         self._generator = torch.Generator(device=self.config.device)
         self._generator.manual_seed(self.config.seed)
+        # Standardized value of every continuous bin, for 'mean' decoding.
+        self._bin_values = torch.from_numpy(decode_continuous(
+            np.arange(*action_token_range('continuous', self.tokenizer_config)),
+            self.tokenizer_config)).double()
         self._task, self._task_spec = None, None
         self._history = []
         self._cache = None
@@ -407,7 +424,7 @@ class GatoPolicy:
             for index in range(spec.action_dim):
                 if index > 0:
                     logits = self._forward(self._action_token(action_ids[-1]))
-                action_ids.append(low + self._sample(logits[low:high]))
+                action_ids.append(low + self._sample(logits[low:high], spec.action.kind))
         self._history.append((observation, np.asarray(action_ids, np.int64)))
         # A rebuilt window never holds more timesteps than this, so older ones are dropped.
         del self._history[:-(self.model.config.context_length // self._step_tokens + 1)]
@@ -469,8 +486,13 @@ class GatoPolicy:
             loss_mask=np.ones(1, np.float32), timesteps=np.zeros(1, np.int64),
             is_action=np.ones(1, bool))
 
-    def _sample(self, logits: torch.Tensor) -> int:
-        if self.config.temperature == 0.0:
-            return int(torch.argmax(logits))
-        probabilities = torch.softmax(logits.float() / self.config.temperature, dim=-1)
-        return int(torch.multinomial(probabilities, 1, generator=self._generator))
+    def _sample(self, logits: torch.Tensor, kind: str) -> int:
+        """Return the chosen index within an action kind's logits."""
+        if self.config.temperature > 0.0:
+            probabilities = torch.softmax(logits.float() / self.config.temperature, dim=-1)
+            return int(torch.multinomial(probabilities, 1, generator=self._generator))
+        if self.config.action_decoding == 'mean' and kind == 'continuous':
+            expected = torch.softmax(logits.double().cpu(), dim=-1) @ self._bin_values
+            return int(encode_continuous(float(expected), self.tokenizer_config)
+                       - self.tokenizer_config.continuous_offset)
+        return int(torch.argmax(logits))

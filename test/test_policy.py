@@ -3,11 +3,12 @@
 import json
 
 from gato_ros.configuration_gato import GatoConfig
-from gato_ros.data import Episode, Normalizer
+from gato_ros.data import ACTION_KEY, Episode, Normalizer
 from gato_ros.modeling_gato import GatoModel
 from gato_ros.policy import (Checkpoint, CHECKPOINT_FILES, GatoPolicy, PolicyConfig,
                              SPEC_FILE)
 from gato_ros.text_tokenizer import TextTokenizer
+from gato_ros.tokenizer import decode_continuous, encode_continuous
 import numpy as np
 import pytest
 import torch
@@ -100,6 +101,35 @@ def test_sampling_is_deterministic_under_a_seed(checkpoint_dir):
     greedy = GatoPolicy.from_pretrained(checkpoint_dir)
     np.testing.assert_array_equal(_rollout(greedy, episode, seed=1),
                                   _rollout(greedy, episode, seed=2))
+
+
+def _two_bin_logits(policy, values, weights):
+    """Make every forward pass predict standardized ``values`` with probabilities ``weights``."""
+    config = policy.tokenizer_config
+    forward = policy.model.forward
+
+    def fixed_forward(**kwargs):
+        output = forward(**kwargs)
+        output.logits[..., :] = -1e9
+        for value, weight in zip(values, weights):
+            output.logits[..., int(encode_continuous(value, config))] = np.log(weight)
+        return output
+
+    policy.model.forward = fixed_forward
+
+
+@pytest.mark.parametrize('decoding, expected', [('mode', 1.0), ('mean', 0.5)])
+def test_action_decoding_takes_the_mode_or_the_expected_value(
+        checkpoint_dir, decoding, expected):
+    """'mode' picks the likeliest bin; 'mean' the bin of the distribution's expected value."""
+    policy = GatoPolicy.from_pretrained(checkpoint_dir, PolicyConfig(action_decoding=decoding))
+    _two_bin_logits(policy, values=(1.0, -1.0), weights=(0.75, 0.25))
+    action = _rollout(policy, _reach_episode(np.random.default_rng(4), steps=2))
+    config = policy.tokenizer_config
+    binned = decode_continuous(encode_continuous(np.full(4, expected), config), config)
+    np.testing.assert_allclose(
+        action, policy.checkpoint.normalizer.denormalize('reach', ACTION_KEY, np.stack([binned] * 2)),
+        rtol=1e-6)
 
 
 def _record_prefills(policy):
@@ -290,3 +320,7 @@ def test_policy_config_validation():
         PolicyConfig(temperature=-1.0)
     with pytest.raises(ValueError, match='refill_tokens'):
         PolicyConfig(refill_tokens=0)
+    with pytest.raises(ValueError, match='action_decoding must be one of'):
+        PolicyConfig(action_decoding='median')
+    with pytest.raises(ValueError, match='deterministic'):
+        PolicyConfig(action_decoding='mean', temperature=0.5)

@@ -25,6 +25,7 @@ from gato_ros.commands.collect import resolve_tasks
 from gato_ros.evaluation.report import format_table, plot_report, write_report
 from gato_ros.evaluation.runner import EVAL_FIRST_SEED, EvalConfig, evaluate, POLICIES
 from gato_ros.nodes.parameters import config_file
+from gato_ros.policy import ACTION_DECODINGS
 from gato_ros.sim.arms import list_arms
 from gato_ros.sim.tasks import list_tasks
 
@@ -49,6 +50,9 @@ def add_arguments(parser):
     parser.add_argument('--prompt', action='store_true',
                         help='also run each task prompted with one expert demonstration and '
                         'report prompted and unprompted scores (policy checkpoint)')
+    parser.add_argument('--action-decoding', choices=ACTION_DECODINGS, default='mode',
+                        help='continuous action tokens: the most likely bin (mode) or the '
+                        'expected value of the predicted distribution (mean)')
     parser.add_argument('--json', default='runs/eval/report.json', metavar='PATH',
                         help='report destination')
     parser.add_argument('--plot', default=None, metavar='PNG', help='bar plot destination')
@@ -121,6 +125,7 @@ def run(args):
                             episodes=args.episodes, policy=args.policy,
                             checkpoint_path=args.checkpoint, first_seed=args.first_seed,
                             baselines=baselines, prompted=args.prompt,
+                            action_decoding=args.action_decoding,
                             out_dir=str(Path(args.json).parent))
         report, _ = evaluate(config)
     except (ValueError, FileNotFoundError) as error:

@@ -26,6 +26,8 @@ from trajectory_msgs.msg import JointTrajectory
 SIM = '/mujoco_arm'
 AGENT = '/inference_node'
 SERVICE_TIMEOUT_S = 30.0
+# The agent acts within a few control periods once its observations flow (s).
+READY_TIMEOUT_S = 30.0
 
 
 class EpisodeDriver:
@@ -48,6 +50,7 @@ class EpisodeDriver:
         self._instruction = node.create_publisher(String, f'{AGENT}/instruction', 10)
         self._task_status = None
         self._agent_status = None
+        self._agent_statuses = 0
         self._commands = 0
         self._frames = 0
         self.recorded_frames = None
@@ -65,6 +68,7 @@ class EpisodeDriver:
 
     def _on_agent_status(self, msg):
         self._agent_status = msg
+        self._agent_statuses += 1
         if msg.state == 'active' and msg.motion_enabled and msg.latency_p50_ms > 0.0:
             self.timing_samples.append(
                 (msg.control_rate_hz, msg.latency_p50_ms, msg.latency_p99_ms))
@@ -149,6 +153,25 @@ class EpisodeDriver:
             raise RuntimeError(f'inference node refused lifecycle transition {transition_id}; '
                                'see its log')
 
+    def _wait_until_acting(self, instruction=None):
+        """Wait for a status, received from now on, of an agent that has computed actions.
+
+        Sim time runs from an episode's reset on: the driver waits before the reset until
+        the agent's observations flow (graph start-up), and after it until the agent has the
+        new instruction.
+
+        Args:
+            instruction: the instruction the status must show; None: any.
+        """
+        seen = self._agent_statuses
+
+        def acting():
+            status = self._agent_status
+            return (self._agent_statuses > seen and status.episode_step >= 1
+                    and instruction in (None, status.instruction))
+
+        self._spin_until(acting, READY_TIMEOUT_S, 'the agent to compute actions')
+
     def _set_enabled(self, enabled):
         self._call(self._enable, SetBool.Request(data=enabled), 'enable')
 
@@ -168,6 +191,7 @@ class EpisodeDriver:
             RuntimeError: when the simulator refuses the reset.
         """
         self._set_enabled(False)
+        self._wait_until_acting()
         response = self._call(self._reset, ResetEpisode.Request(task=task, seed=seed),
                               'reset_episode')
         if not response.success:
@@ -177,6 +201,7 @@ class EpisodeDriver:
         self._spin_until(lambda: self._frames >= frames + 2, 10.0, 'a camera frame')
         self.recorded_frames = [] if record_frames else None
         self._instruction.publish(String(data=response.instruction))
+        self._wait_until_acting(response.instruction)
         self._commands = 0
         self._set_enabled(True)
 

@@ -34,6 +34,7 @@ class GraphConfig:
         task: checkpoint task of the first episode ('<arm>/<task>'); '' for baselines.
         sim_task: simulator task of the first episode.
         control_rate_hz: inference node control rate (Hz).
+        action_decoding: inference node ``action_decoding`` (mode or mean).
         log_dir: folder of the processes' logs and the params file.
         domain_id: ROS_DOMAIN_ID of the graph; None picks one from EVAL_DOMAIN_IDS.
     """
@@ -44,6 +45,7 @@ class GraphConfig:
     task: str = ''
     sim_task: str = 'reach_target'
     control_rate_hz: float = 10.0
+    action_decoding: str = 'mode'
     log_dir: str = 'runs/eval/logs'
     domain_id: int = None
 
@@ -61,6 +63,7 @@ def graph_parameters(config):
     params['inference_node']['ros__parameters'].update({
         'autostart': True, 'policy_source': config.policy_source,
         'checkpoint_path': config.checkpoint_path, 'task': config.task,
+        'action_decoding': config.action_decoding,
         'motion_enabled': False})
     params['mujoco_arm']['ros__parameters'].update({
         'task': config.sim_task,

@@ -39,6 +39,7 @@ class EvalConfig:
         control_rate_hz: the agent's control rate (Hz).
         prompted: after each task's unprompted episodes, run them again with the policy
             conditioned on one expert demonstration of the task (Gato's evaluation).
+        action_decoding: the inference node's ``action_decoding`` (mode or mean).
     """
 
     arm: str
@@ -52,6 +53,7 @@ class EvalConfig:
     baselines: dict = field(default_factory=dict)
     control_rate_hz: float = 10.0
     prompted: bool = False
+    action_decoding: str = 'mode'
 
 
 def _read_spec(path):
@@ -199,6 +201,7 @@ def evaluate(config, progress=print):
         checkpoint_path=str(config.checkpoint_path) if is_checkpoint else '',
         task=episode_task_name(config.arm, config.tasks[0]) if is_checkpoint else '',
         sim_task=config.tasks[0], control_rate_hz=config.control_rate_hz,
+        action_decoding=config.action_decoding,
         log_dir=str(Path(config.out_dir) / 'logs'))
     prompts = make_prompts(config.arm, config.tasks, config.out_dir) if config.prompted else {}
     records, frames = [], {}

@@ -19,7 +19,8 @@ command when configured. A tick with missing, stale or malformed input, or an un
 publishes nothing, logs one rate-limited error and re-seeds the safety filter, so the next
 command starts again from the measured state.
 
-Run-time control: ``~/enable`` (std_srvs/SetBool; disabled = compute but never publish),
+Run-time control: ``~/enable`` (std_srvs/SetBool; disabled = compute but never publish;
+enabling starts a new episode context, as the actions computed meanwhile were not executed),
 ``~/reset`` (std_srvs/Trigger; new episode context), ``~/load_prompt`` (gato_ros/LoadPrompt; new
 demonstration, new episode) and ``instruction_topic`` (std_msgs/String; new instruction, new
 episode: Gato puts the instruction in the first timestep only). Health: ``gato_ros/AgentStatus``
@@ -45,7 +46,7 @@ from gato_ros.nodes.safety import SafetyFilter
 from gato_ros.nodes.task_inputs import check_instruction, load_prompt
 from gato_ros.nodes.trajectory import (
     build_gripper_command, build_joint_trajectory, build_twist)
-from gato_ros.policy import GatoPolicy
+from gato_ros.policy import GatoPolicy, PolicyConfig
 from gato_ros.srv import LoadPrompt
 from geometry_msgs.msg import TwistStamped
 from rclpy.exceptions import NameValidationException
@@ -72,6 +73,8 @@ PARAMETERS = (
                   '(checkpoints normalized per embodiment; prompt it); empty = the only task'),
     ParameterSpec('instruction', 'natural-language instruction of the episode; empty = none'),
     ParameterSpec('prompt_path', 'episode .npz to prompt the policy with; empty = none'),
+    ParameterSpec('action_decoding', 'choice of continuous action tokens: mode (most likely '
+                  'bin) or mean (expected value of the predicted distribution)'),
     ParameterSpec('observation_keys', 'observation keys; each is read from observations/<key>'),
     ParameterSpec('joints_key', 'observation holding the measured joint positions'),
     ParameterSpec('control_rate_hz', 'control ticks per second (node clock)', (0.1, 1000.0)),
@@ -257,7 +260,8 @@ class InferenceNode(LifecycleNode):
             raise ValueError(f'policy_source must be one of {POLICY_SOURCES}, got {source!r}')
         if not params['checkpoint_path']:
             raise ValueError('checkpoint_path is empty: set it to a gato_ros checkpoint directory')
-        return GatoPolicy.from_pretrained(params['checkpoint_path'])
+        return GatoPolicy.from_pretrained(
+            params['checkpoint_path'], PolicyConfig(action_decoding=params['action_decoding']))
 
     def _create_interfaces(self, params):
         if isinstance(self._policy, TopicActionPolicy):
@@ -408,6 +412,14 @@ class InferenceNode(LifecycleNode):
         with self._lock:
             if not request.data:
                 self._publish_hold()
+            elif not self._enabled and self._policy is not None:
+                # The actions computed while disabled never moved the arm: a context holding
+                # them would show the model commands the arm ignored.
+                try:
+                    self._new_episode(self._prompt, self._instruction)
+                except ValueError as error:
+                    response.success, response.message = False, f'reset failed: {error}'
+                    return response
             self._enabled = bool(request.data)
             if self._policy is not None:
                 self._safety.reset()

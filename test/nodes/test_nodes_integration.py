@@ -216,17 +216,26 @@ def test_instruction_topic_starts_new_episode_and_rejects_oversized(system, prob
 
 
 def test_disabled_motion_computes_without_publishing(system, probe):
-    """Disabled: ticks go on (episode steps grow) but no command leaves the node."""
+    """Disabled: ticks go on (episode steps grow) but no command leaves the node.
+
+    Enabling again starts a new episode context (the steps computed meanwhile were never
+    executed) and keeps the instruction.
+    """
     assert probe.call('enable', SetBool.Request(data=False)).success
     at_disable = len(probe.trajectories)
     probe.wait_ticks(5, lambda status: not status.motion_enabled)
     steps = probe.status().episode_step
     probe.wait_ticks(5, lambda status: not status.motion_enabled)
-    assert probe.status().episode_step > steps
+    disabled = probe.status()
+    assert disabled.episode_step > steps
     # At most the hold sent while disabling and a command of a tick already under way.
     assert len(probe.trajectories) <= at_disable + 2
     start = len(probe.trajectories)
     assert probe.call('enable', SetBool.Request(data=True)).success
+    probe.wait_ticks(1, lambda status: status.motion_enabled)
+    enabled = [status for status in probe.statuses if status.motion_enabled][-1]
+    assert enabled.episode_step < disabled.episode_step
+    assert enabled.instruction == disabled.instruction
     probe.commands_after(start, 3)
 
 
