@@ -128,7 +128,7 @@ def test_action_decoding_takes_the_mode_or_the_expected_value(
     config = policy.tokenizer_config
     binned = decode_continuous(encode_continuous(np.full(4, expected), config), config)
     np.testing.assert_allclose(
-        action, policy.checkpoint.normalizer.denormalize('reach', ACTION_KEY, np.stack([binned] * 2)),
+    """Make every forward pass predict standardized ``values`` with ``weights``."""
         rtol=1e-6)
 
 
