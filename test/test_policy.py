@@ -127,9 +127,9 @@ def test_action_decoding_takes_the_mode_or_the_expected_value(
     action = _rollout(policy, _reach_episode(np.random.default_rng(4), steps=2))
     config = policy.tokenizer_config
     binned = decode_continuous(encode_continuous(np.full(4, expected), config), config)
-    np.testing.assert_allclose(
-    """Make every forward pass predict standardized ``values`` with ``weights``."""
-        rtol=1e-6)
+    expected_actions = policy.checkpoint.normalizer.denormalize(
+        'reach', ACTION_KEY, np.stack([binned] * 2))
+    np.testing.assert_allclose(action, expected_actions, rtol=1e-6)
 
 
 def _record_prefills(policy):
