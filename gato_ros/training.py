@@ -103,6 +103,11 @@ class TrainConfig:
         normalize_by: what shares standardization statistics: ``'embodiment'`` (all tasks of
             an arm: action tokens mean the same motion in every task, and the policy accepts
             new tasks of a known arm from a prompt) or ``'task'``.
+        init_checkpoint: fine-tune: start from this checkpoint's weights, model settings,
+            statistics and instruction tokenizer (so its tokens keep their meaning), with a
+            fresh optimizer and schedule; ``preset``, ``normalize_by`` and
+            ``text_model_path`` are then unused and ``model_overrides`` apply on top of its
+            settings. None: a new model.
 
     """
 
@@ -134,6 +139,7 @@ class TrainConfig:
     text_model_path: str | None = None
     normalize_by: str = 'embodiment'
     action_input_noise_bins: float = 0.0
+    init_checkpoint: str | None = None
 
     def __post_init__(self):
         for name in ('batch_size', 'grad_accum_steps', 'val_batches'):
@@ -269,6 +275,29 @@ def _task_specs(episodes: list) -> dict:
             raise ValueError(f'episodes of task {episode.task!r} disagree: {known.to_dict()} '
                              f'vs {spec.to_dict()}')
     return specs
+
+
+def _initial_checkpoint(config: TrainConfig, episodes: list, train_episodes: list):
+    """Return the checkpoint a run starts from: a new model, or the one to fine-tune."""
+    specs = _task_specs(episodes)
+    if not config.init_checkpoint:
+        return Checkpoint(GatoModel(GatoConfig.from_preset(config.preset,
+                                                           **config.model_overrides)),
+                          specs, Normalizer.fit(train_episodes, group_by=config.normalize_by),
+                          TextTokenizer(config.text_model_path or DEFAULT_MODEL_PATH))
+    base = Checkpoint.load(config.init_checkpoint)
+    uncovered = sorted(task for task in specs if not base.normalizer.covers(task))
+    differing = sorted(task for task, spec in specs.items()
+                       if task in base.specs and base.specs[task].to_dict() != spec.to_dict())
+    if uncovered or differing:
+        raise ValueError(f'cannot fine-tune {config.init_checkpoint}: it has no statistics '
+                         f'for tasks {uncovered}' if uncovered else
+                         f'cannot fine-tune {config.init_checkpoint}: the observations or '
+                         f'actions of tasks {differing} differ from its own')
+    model = GatoModel(GatoConfig.from_dict({**base.model.config.to_dict(),
+                                            **config.model_overrides}))
+    model.load_state_dict(base.model.state_dict())
+    return Checkpoint(model, {**base.specs, **specs}, base.normalizer, base.text_tokenizer)
 
 
 def _split_episodes(episodes: list, val_fraction: float, seed: int) -> tuple:
@@ -542,11 +571,10 @@ def train(episodes, config: TrainConfig | None = None) -> Path:
     accelerator = _make_accelerator(config)
     torch.manual_seed(config.seed)
     output_dir = Path(config.output_dir)
-    model_config = GatoConfig.from_preset(config.preset, **config.model_overrides)
-    specs = _task_specs(episodes)
     train_episodes, val_episodes = _split_episodes(episodes, config.val_fraction, config.seed)
-    normalizer = Normalizer.fit(train_episodes, group_by=config.normalize_by)
-    text_tokenizer = TextTokenizer(config.text_model_path or DEFAULT_MODEL_PATH)
+    checkpoint = _initial_checkpoint(config, episodes, train_episodes)
+    model_config, normalizer = checkpoint.model.config, checkpoint.normalizer
+    text_tokenizer = checkpoint.text_tokenizer
     sampler = SequenceSampler(train_episodes, normalizer, model_config, text_tokenizer,
                               config.prompt_probability,
                               config.prompt_max_tokens or default_prompt_tokens(model_config))
@@ -561,7 +589,6 @@ def train(episodes, config: TrainConfig | None = None) -> Path:
                        for _ in range(config.val_batches)]
 
     rng = np.random.default_rng(config.seed + accelerator.process_index)
-    checkpoint = Checkpoint(GatoModel(model_config), specs, normalizer, text_tokenizer)
     optimizer = _make_optimizer(checkpoint.model, config)
     step, history = 0, []
     if _resume_found(accelerator, config):

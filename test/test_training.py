@@ -129,6 +129,30 @@ def test_resume_with_other_episodes_or_model_raises(tmp_path):
               _config(tmp_path, max_steps=2, resume=True, model_overrides=bigger))
 
 
+def test_fine_tuning_starts_from_the_checkpoint_and_keeps_its_statistics(tmp_path):
+    """init_checkpoint: the trained skill is there from step one, tokens keep their meaning."""
+    mirror = [episode for episode in _episodes(seed=7) if episode.task == 'mirror']
+    base = train(mirror, _config(tmp_path / 'base', max_steps=200))
+    # New demonstrations with other statistics: a refit normalizer would change the tokens.
+    shifted = [Episode(e.observations, e.actions * 0.5, 'mirror', e.instruction, e.success)
+               for e in mirror[:10]]
+    tiny_step = {'max_steps': 1, 'learning_rate': 1e-7, 'warmup_steps': 0}
+    tuned = train(shifted, _config(tmp_path / 'tuned', init_checkpoint=str(base),
+                                   model_overrides={'max_window_timesteps': 2}, **tiny_step))
+    fresh = train(shifted, _config(tmp_path / 'fresh', **tiny_step))
+    held_out = [e for e in _episodes(seed=98, count=4) if e.task == 'mirror']
+    assert _accuracy(base, held_out)['mirror'] >= 0.95
+    assert _accuracy(tuned, held_out)['mirror'] >= 0.95
+    assert _accuracy(fresh, held_out)['mirror'] < 0.2
+    tuned_spec = json.loads((tuned / 'gato_spec.json').read_text())
+    assert tuned_spec['normalizer'] == json.loads((base / 'gato_spec.json').read_text())[
+        'normalizer']
+    assert GatoPolicy.from_pretrained(tuned).model.config.max_window_timesteps == 2
+    with pytest.raises(ValueError, match=r"no statistics for tasks \['colour'\]"):
+        train(_episodes(seed=8, count=2),
+              _config(tmp_path / 'other', init_checkpoint=str(base), max_steps=1))
+
+
 def test_runs_twice_in_one_process_with_other_precision(tmp_path):
     """A second run may change Accelerate settings; the summary records processes, precision."""
     episodes = _episodes(seed=6, count=2)

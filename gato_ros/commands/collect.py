@@ -6,9 +6,14 @@ Example::
         --episodes 100 --out data/panda
 
 ROS-free and fast (~0.1 s an episode). ``gato-ros record`` makes the same demonstrations
-through the ROS graph into rosbag2 bags instead.
+through the ROS graph into rosbag2 bags instead. With ``--policy-checkpoint`` a trained
+checkpoint drives the arm and the expert labels each step (one DAgger round)::
+
+    python -m gato_ros collect --arm panda --tasks all --episodes 30 \
+        --policy-checkpoint checkpoints/demo --first-seed 300000 --out data/dagger/panda
 """
 
+from gato_ros.policy import ACTION_DECODINGS
 from gato_ros.recording.sim_demos import collect_demonstrations, DemoConfig
 from gato_ros.sim.arms import list_arms
 from gato_ros.sim.tasks import list_tasks
@@ -24,12 +29,17 @@ def add_arguments(parser):
     parser.add_argument('--tasks', nargs='+', default=['all'], metavar='TASK',
                         help=f'tasks ({", ".join(list_tasks())}) or all')
     parser.add_argument('--episodes', type=int, default=50,
-                        help='successful episodes per task')
+                        help='successful expert episodes (all policy episodes) per task')
     parser.add_argument('--first-seed', type=int, default=0,
                         help='seed of the first episode (evaluation uses seeds from 100000)')
     parser.add_argument('--action-noise', type=float, default=0.0, metavar='FRACTION',
                         help='noise added to the executed joint deltas (std as a fraction of '
                         'the largest delta per period); the expert corrections are recorded')
+    parser.add_argument('--policy-checkpoint', default='', metavar='DIR',
+                        help='a checkpoint drives the arm, the expert labels every step '
+                        '(DAgger); every episode is kept')
+    parser.add_argument('--action-decoding', choices=ACTION_DECODINGS, default='mode',
+                        help="the checkpoint's choice of continuous action tokens")
     parser.add_argument('--out', required=True, metavar='DIR', help='output folder')
 
 
@@ -65,12 +75,15 @@ def run(args):
     try:
         config = DemoConfig(arm=args.arm, tasks=resolve_tasks(args.tasks),
                             episodes_per_task=args.episodes, first_seed=args.first_seed,
-                            action_noise=args.action_noise)
+                            action_noise=args.action_noise,
+                            policy_checkpoint=args.policy_checkpoint,
+                            action_decoding=args.action_decoding)
         counts = collect_demonstrations(config, args.out)
-    except ValueError as error:
+    except (ValueError, FileNotFoundError) as error:
         print(f'error: {error}')
         return 2
+    failures = ('policy failures kept' if args.policy_checkpoint
+                else 'expert failures skipped')
     for task, count in counts.items():
-        print(f'{args.arm}/{task}: {count["kept"]} episodes kept, {count["failed"]} expert '
-              'failures skipped')
+        print(f'{args.arm}/{task}: {count["kept"]} episodes kept, {count["failed"]} {failures}')
     return 0

@@ -9,6 +9,10 @@ Episode folders come from ``gato-ros collect`` (simulated experts) or ``gato-ros
 (rosbag2 recordings); tasks and arms may be mixed. Writes the checkpoint, a run summary
 (``train_summary.json``) and a loss-curve plot (``loss.png``) into ``--out``.
 
+Fine-tuning: ``--init-from CKPT`` starts from a trained checkpoint (its weights, settings,
+statistics and instruction tokenizer), e.g. on a lab's own recordings or on DAgger rounds from
+``gato-ros collect --policy-checkpoint``.
+
 Scaling out: the same command, started by Hugging Face Accelerate's launcher, trains
 data-parallel with one process per GPU (``--device auto``, the default, lets each process
 take its own GPU)::
@@ -81,6 +85,10 @@ def add_arguments(parser):
     parser.add_argument('--exclude-tasks', nargs='+', default=[], metavar='TASK',
                         help="hold tasks out: full names ('panda/press_button') or a task of "
                         "every arm ('press_button')")
+    parser.add_argument('--init-from', default=None, metavar='CKPT',
+                        help="fine-tune: start from this checkpoint's weights, settings, "
+                        'statistics and instruction tokenizer (--preset and --normalize-by '
+                        'unused)')
     parser.add_argument('--seed', type=int, default=defaults.seed)
     parser.add_argument('--resume', action='store_true',
                         help='continue from the training state in --out')
@@ -167,7 +175,8 @@ def run(args):
             eval_every=args.eval_every, save_every=args.save_every,
             num_threads=args.threads, seed=args.seed, resume=args.resume,
             device=args.device, mixed_precision=args.mixed_precision,
-            normalize_by=args.normalize_by, action_input_noise_bins=args.action_input_noise)
+            normalize_by=args.normalize_by, action_input_noise_bins=args.action_input_noise,
+            init_checkpoint=args.init_from)
         out = train(episodes, config)
     except (ValueError, FileNotFoundError) as error:
         print(f'error: {error}')

@@ -1,0 +1,76 @@
+"""Tests of gato_ros.recording.sim_demos: expert demonstrations and DAgger rounds."""
+
+from gato_ros.data import Episode
+from gato_ros.recording.sim_demos import (collect_demonstrations, DemoConfig,
+                                          expert_labelled_rollout)
+from gato_ros.sim.experts import make_expert
+from gato_ros.sim.rollout import run_episode
+from gato_ros.sim.scene import ArmSim
+from gato_ros.training import train, TrainConfig
+import numpy as np
+import pytest
+
+pytestmark = [pytest.mark.sim, pytest.mark.usefixtures('one_torch_thread')]
+
+
+class StillPolicy:
+    """A stand-in for GatoPolicy that holds the arm still and notes what it was given."""
+
+    def __init__(self, action_dim):
+        self.action_dim = action_dim
+        self.resets, self.observations = [], []
+
+    def reset(self, task, instruction):
+        """Note the new episode."""
+        self.resets.append((task, instruction))
+
+    def select_action(self, observation):
+        """Note the observation; command zero joint deltas and an open gripper."""
+        self.observations.append(observation)
+        return np.append(np.zeros(self.action_dim - 1), 1.0).astype(np.float32)
+
+
+def test_the_policy_drives_and_the_expert_labels():
+    """A DAgger step executes the policy's action and records the expert's."""
+    with ArmSim('panda') as sim:
+        policy = StillPolicy(len(sim.joint_names))
+        label, execute = expert_labelled_rollout(policy, make_expert('reach_target'),
+                                                 'panda/reach_target', (32, 32))
+        result = run_episode(sim, label, 'reach_target', 5, record=True, perturb=execute,
+                             max_steps=6)
+    assert policy.resets == [('panda/reach_target', result.instruction)]
+    assert [sorted(o) for o in policy.observations] == [['image', 'joints']] * 6
+    assert policy.observations[0]['image'].shape == (32, 32, 3)
+    # The expert asks for motion every step; the arm, held still, never gets closer.
+    recorded = np.array(result.actions)
+    assert np.all(np.abs(recorded[:, :-1]).max(axis=1) > 1e-3)
+    joints = np.array([o['joints'] for o in result.observations])
+    np.testing.assert_allclose(joints[-1, :-1], joints[0, :-1], atol=1e-3)
+    assert not result.success
+
+
+def test_collects_expert_episodes_then_a_dagger_round_that_keeps_failures(tmp_path):
+    """Expert collection keeps successes; a checkpoint's round keeps every episode."""
+    config = DemoConfig(arm='panda', tasks=('reach_target',), episodes_per_task=2)
+    counts = collect_demonstrations(config, tmp_path / 'expert', progress=False)
+    assert counts == {'reach_target': {'kept': 2, 'failed': 0}}
+    demos = [Episode.load(path) for path in sorted((tmp_path / 'expert').glob('*.npz'))]
+    assert [(e.task, e.success) for e in demos] == [('panda/reach_target', True)] * 2
+    assert demos[0].observations['image'].shape[1:] == (64, 64, 3)
+    untrained = train(demos, TrainConfig(output_dir=str(tmp_path / 'ckpt'), preset='gato-test',
+                                         max_steps=1, val_fraction=0.0, eval_every=0,
+                                         progress=False))
+    dagger = DemoConfig(arm='panda', tasks=('reach_target',), episodes_per_task=2,
+                        first_seed=50, policy_checkpoint=str(untrained))
+    counts = collect_demonstrations(dagger, tmp_path / 'dagger', progress=False)
+    assert counts['reach_target']['kept'] == 2
+    episodes = [Episode.load(path) for path in sorted((tmp_path / 'dagger').glob('*.npz'))]
+    assert sum(not e.success for e in episodes) == counts['reach_target']['failed']
+    # An untrained policy wanders until the time limit: 8 s at 10 Hz.
+    assert [len(e) for e in episodes] == [80, 80]
+    # A new task of the trained arm is accepted (per-embodiment statistics), another arm not.
+    with pytest.raises(ValueError, match='unknown task'):
+        collect_demonstrations(DemoConfig(arm='ur5e', tasks=('reach_target',),
+                                          episodes_per_task=1,
+                                          policy_checkpoint=str(untrained)), tmp_path / 'x',
+                               progress=False)
