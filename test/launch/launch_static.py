@@ -8,10 +8,13 @@ import ast
 import importlib
 from pathlib import Path
 import re
+import xml.etree.ElementTree as ElementTree
 
 REPO = Path(__file__).resolve().parents[2]
 LAUNCH_DIR = REPO / 'launch'
 CONFIG_DIR = REPO / 'config'
+# Params files of ros2_control's controller_manager (not of gato_ros nodes) for the Gazebo arms.
+CONTROLLERS_DIR = CONFIG_DIR / 'gazebo'
 PACKAGE = 'gato_ros'
 # Where each folder of share/gato_ros comes from in the source tree (see CMakeLists.txt).
 SHARE_SOURCES = {'config': REPO / 'config', 'launch': REPO / 'launch',
@@ -19,6 +22,7 @@ SHARE_SOURCES = {'config': REPO / 'config', 'launch': REPO / 'launch',
 # Parameters every rclpy node declares itself.
 BUILTIN_PARAMETERS = frozenset({'use_sim_time'})
 NODE_ACTIONS = ('Node', 'LifecycleNode')
+SHARE_CALLS = ('FindPackageShare', 'get_package_share_directory')
 
 
 def launch_files():
@@ -56,6 +60,32 @@ def gato_ros_nodes():
     if match is None:
         raise ValueError('CMakeLists.txt: expected set(GATO_ROS_NODES <executables>)')
     return tuple(match.group(1).split())
+
+
+def package_dependencies():
+    """Return the packages package.xml declares as run-time dependencies.
+
+    Returns:
+        frozenset[str]: Names of its ``<depend>`` and ``<exec_depend>`` elements.
+    """
+    root = ElementTree.parse(REPO / 'package.xml').getroot()
+    return frozenset(element.text.strip() for tag in ('depend', 'exec_depend')
+                     for element in root.findall(tag))
+
+
+def referenced_packages(tree):
+    """Return the ROS packages a launch file uses: nodes' packages and share directories.
+
+    Args:
+        tree: The launch file's syntax tree.
+
+    Returns:
+        set[str]: Literal ``package=`` of node actions and first arguments of
+        ``FindPackageShare``/``get_package_share_directory``.
+    """
+    packages = {literal(keyword(call, 'package')) for call in node_actions(tree)}
+    packages.update(literal(call.args[0]) for call in calls(tree, *SHARE_CALLS) if call.args)
+    return {package for package in packages if isinstance(package, str)}
 
 
 def parameter_names(executable):
@@ -169,38 +199,44 @@ def parameter_keys(node_call):
     return keys
 
 
-def is_package_share(expression):
-    """Tell whether an expression is the package's share directory.
+def is_package_share(expression, package=PACKAGE):
+    """Tell whether an expression is a package's share directory.
 
     Args:
         expression: An ast expression.
+        package: The package; default gato_ros.
 
     Returns:
-        bool: True for ``FindPackageShare('gato_ros')`` and
+        bool: True for ``FindPackageShare('gato_ros')``, the text it performs to
+        (``FindPackageShare('gato_ros').perform(context)``) and
         ``get_package_share_directory('gato_ros')`` (variables bound to one are found by
         :func:`share_variables`).
     """
+    if (isinstance(expression, ast.Call) and call_name(expression) == 'perform'
+            and isinstance(expression.func, ast.Attribute)):
+        expression = expression.func.value
     return (isinstance(expression, ast.Call)
-            and call_name(expression) in ('FindPackageShare', 'get_package_share_directory')
-            and literal(expression.args[0] if expression.args else None) == PACKAGE)
+            and call_name(expression) in SHARE_CALLS
+            and literal(expression.args[0] if expression.args else None) == package)
 
 
-def share_variables(tree):
-    """Find the variables that hold the package's share directory.
+def share_variables(tree, package=PACKAGE):
+    """Find the variables that hold a package's share directory.
 
     Args:
         tree: The launch file's syntax tree.
+        package: The package; default gato_ros.
 
     Returns:
         set[str]: Names assigned ``FindPackageShare('gato_ros')`` or its like.
     """
     return {target.id for node in ast.walk(tree) if isinstance(node, ast.Assign)
-            and is_package_share(node.value)
+            and is_package_share(node.value, package)
             for target in node.targets if isinstance(target, ast.Name)}
 
 
-def share_paths(tree, within=None):
-    """Find the paths into share/gato_ros a launch file joins.
+def share_paths(tree, within=None, package=PACKAGE):
+    """Find the paths into share/<package> (default share/gato_ros) a launch file joins.
 
     ``PathJoinSubstitution([<share>, 'a', 'b', ...])`` and ``os.path.join(<share>, 'a', ...)``;
     the parts are the string literals after the share directory, up to the first part that
@@ -209,11 +245,12 @@ def share_paths(tree, within=None):
     Args:
         tree: The launch file's syntax tree (where share variables are assigned).
         within: The part of the tree to search (e.g. one call); None: all of it.
+        package: The package whose share directory the paths start from.
 
     Returns:
         list[tuple[tuple[str, ...], bool]]: (literal parts, whether all parts are literal).
     """
-    variables = share_variables(tree)
+    variables = share_variables(tree, package)
     found = []
     for call in calls(tree if within is None else within, 'PathJoinSubstitution', 'join'):
         if call_name(call) == 'PathJoinSubstitution':
@@ -221,7 +258,7 @@ def share_paths(tree, within=None):
                 call.args[0], (ast.List, ast.Tuple)) else []
         else:
             elements = call.args
-        if not elements or not (is_package_share(elements[0]) or (
+        if not elements or not (is_package_share(elements[0], package) or (
                 isinstance(elements[0], ast.Name) and elements[0].id in variables)):
             continue
         parts = []

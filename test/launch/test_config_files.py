@@ -1,10 +1,18 @@
-"""The params files under config/ parse and set only parameters their nodes declare."""
+"""The params files under config/ parse and set only parameters their nodes declare.
 
-from launch_static import CONFIG_DIR, gato_ros_nodes, parameter_names
+Files of gato_ros nodes name only parameters those nodes declare; the controller_manager
+files of the Gazebo arms (config/gazebo/) declare each controller with a type from a package
+the package depends on, and configure only declared controllers.
+"""
+
+from launch_static import (
+    CONFIG_DIR, CONTROLLERS_DIR, gato_ros_nodes, package_dependencies, parameter_names)
 import pytest
 import yaml
 
-CONFIG_FILES = sorted(CONFIG_DIR.rglob('*.yaml'))
+CONTROLLER_FILES = sorted(CONTROLLERS_DIR.glob('*.yaml'))
+CONFIG_FILES = sorted(set(CONFIG_DIR.rglob('*.yaml')) - set(CONTROLLER_FILES))
+CONTROLLER_MANAGER = 'controller_manager'
 # Several image observers share one executable: image_observer, image_observer_wrist, ...
 IMAGE_OBSERVER = 'image_observer'
 
@@ -49,3 +57,28 @@ def test_defaults_file_sets_every_declared_parameter(node):
     sections = _sections(CONFIG_DIR / f'{node}.yaml')
     assert list(sections) == [node]
     assert set(sections[node]['ros__parameters']) == parameter_names(node)
+
+
+def test_controllers_folder_holds_only_controller_files():
+    """config/gazebo/ has only <arm>_controllers.yaml files, and nothing below it."""
+    assert CONTROLLER_FILES
+    assert all(path.name.endswith('_controllers.yaml') for path in CONTROLLER_FILES)
+    assert not any(path.is_dir() for path in CONTROLLERS_DIR.iterdir())
+
+
+@pytest.mark.parametrize('path', CONTROLLER_FILES, ids=_relative)
+def test_controller_files_declare_typed_controllers(path):
+    """controller_manager declares every configured controller with a depended-on type."""
+    sections = _sections(path)
+    assert list(sections)[0] == CONTROLLER_MANAGER
+    for key, section in sections.items():
+        assert isinstance(section, dict) and isinstance(section.get('ros__parameters'), dict), (
+            f'{_relative(path)}: section {key!r} needs a ros__parameters mapping')
+    manager = dict(sections[CONTROLLER_MANAGER]['ros__parameters'])
+    update_rate = manager.pop('update_rate')
+    assert isinstance(update_rate, int) and update_rate > 0
+    for name, controller in manager.items():
+        kind = controller['type']
+        package, _, plugin = kind.partition('/')
+        assert plugin and package in package_dependencies(), f'{_relative(path)}: {name} {kind}'
+    assert set(sections) - {CONTROLLER_MANAGER} <= set(manager), _relative(path)

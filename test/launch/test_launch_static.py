@@ -1,19 +1,22 @@
 """Static checks of launch/*.launch.py that run everywhere, launch installed or not."""
 
 import ast
+import importlib
 import re
 
+from gato_ros.sim import gazebo_description
 from gato_ros.sim.arms import list_arms
 from gato_ros.sim.tasks import list_tasks
 from launch_static import (
-    BUILTIN_PARAMETERS, call_name, calls, declared_arguments, gato_ros_nodes, keyword,
-    LAUNCH_DIR, launch_files, literal, load_functions, node_actions, parameter_keys,
-    parameter_names, parse, REPO, share_paths, source_path)
+    BUILTIN_PARAMETERS, call_name, calls, CONTROLLERS_DIR, declared_arguments, gato_ros_nodes,
+    keyword, LAUNCH_DIR, launch_files, literal, load_functions, node_actions, PACKAGE,
+    package_dependencies, parameter_keys, parameter_names, parse, referenced_packages, REPO,
+    SHARE_CALLS, share_paths, source_path)
 import pytest
 import yaml
 
 EXPECTED_FILES = ('agent.launch.py', 'sim_agent.launch.py', 'robot_description.launch.py',
-                  'moveit_servo_agent.launch.py')
+                  'moveit_servo_agent.launch.py', 'gazebo_agent.launch.py')
 # launch/launch_ros names present in Humble, Jazzy and Kilted alike, with the arguments used
 # here (e.g. FileContent, or LifecycleNode's own autostart, are newer than Humble).
 COMMON_API = {
@@ -28,6 +31,12 @@ COMMON_API = {
     'launch_ros.substitutions': {'FindPackageShare'},
 }
 OTHER_MODULES = {'os', 're', 'yaml'}
+# gato_ros modules a launch file may import: installed with the package, ROS-free and light
+# (standard library, yaml and gato_ros.sim.arms only; a test in test/sim checks that).
+PACKAGE_MODULES = {'gato_ros.sim.gazebo_description'}
+# Launch files of other packages that may be included, with the arguments they declare on
+# Humble, Jazzy and Kilted alike.
+FOREIGN_LAUNCH_ARGUMENTS = {('ros_gz_sim', 'gz_sim.launch.py'): {'gz_args'}}
 AGENT_DEFAULTS = {'checkpoint_path': '', 'task': '', 'instruction': '', 'namespace': '',
                   'use_sim_time': 'false', 'camera_topic': '/camera/image_raw',
                   'controller_name': '', 'autostart': 'true'}
@@ -64,10 +73,17 @@ def test_launch_file_compiles_and_defines_generate_launch_description(launch_fil
 
 
 def test_launch_file_imports_only_api_common_to_all_distributions(launch_file):
-    """Every launch/launch_ros name imported exists with this use in Humble, Jazzy, Kilted."""
+    """Every launch/launch_ros name imported exists with this use in Humble, Jazzy, Kilted.
+
+    Names of gato_ros may come only from the light, ROS-free PACKAGE_MODULES, and must exist.
+    """
     path, tree = launch_file
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom):
+        if isinstance(node, ast.ImportFrom) and node.module in PACKAGE_MODULES:
+            module = importlib.import_module(node.module)
+            for alias in node.names:
+                assert hasattr(module, alias.name), f'{path.name}: {node.module}.{alias.name}'
+        elif isinstance(node, ast.ImportFrom):
             allowed = COMMON_API.get(node.module, set())
             names = {alias.name for alias in node.names}
             assert names <= allowed, f'{path.name}: {node.module} {sorted(names - allowed)}'
@@ -134,18 +150,41 @@ def test_lifecycle_nodes_pass_name_and_namespace(launch_file):
         assert keyword(call, 'name') is not None and keyword(call, 'namespace') is not None
 
 
+def _included_file(tree, include):
+    """Return (package, file name, declared arguments) of an IncludeLaunchDescription."""
+    targets = [(PACKAGE, parts) for parts, complete in share_paths(tree, include)
+               if complete and parts[-1].endswith('.launch.py')]
+    for package in {literal(call.args[0]) for call in calls(include, *SHARE_CALLS)} - {PACKAGE}:
+        targets += [(package, parts) for parts, complete in share_paths(tree, include, package)
+                    if complete and parts[-1].endswith('.launch.py')]
+    assert len(targets) == 1, f'include of an unknown launch file: {targets}'
+    ((package, parts),) = targets
+    if package == PACKAGE:
+        return package, parts[-1], set(declared_arguments(parse(source_path(parts))))
+    assert (package, parts[-1]) in FOREIGN_LAUNCH_ARGUMENTS, f'{package} {parts}'
+    return package, parts[-1], FOREIGN_LAUNCH_ARGUMENTS[package, parts[-1]]
+
+
 def test_included_launch_arguments_are_declared_by_the_included_file(launch_file):
-    """launch_arguments given to an included gato_ros launch file are arguments it declares."""
+    """launch_arguments given to an included launch file are arguments it declares.
+
+    gato_ros files are read from the source tree; other packages' files must be listed in
+    FOREIGN_LAUNCH_ARGUMENTS with the arguments all distributions declare.
+    """
     path, tree = launch_file
     for call in calls(tree, 'IncludeLaunchDescription'):
-        targets = [parts for parts, complete in share_paths(tree, call)
-                   if complete and parts[-1].endswith('.launch.py')]
-        assert len(targets) == 1, f'{path.name}: include of an unknown launch file'
-        declared = declared_arguments(parse(source_path(targets[0])))
+        package, name, declared = _included_file(tree, call)
         arguments = keyword(call, 'launch_arguments')
         given = {literal(key) for node in ast.walk(arguments) if isinstance(node, ast.Dict)
                  for key in node.keys} if arguments is not None else set()
-        assert given <= set(declared), f'{path.name} -> {targets[0][-1]}: {given}'
+        assert given <= declared, f'{path.name} -> {package}/{name}: {given - declared}'
+
+
+def test_referenced_packages_are_run_dependencies(launch_file):
+    """Every package a launch file starts a node of, or finds the share of, is in package.xml."""
+    path, tree = launch_file
+    missing = referenced_packages(tree) - package_dependencies() - {PACKAGE}
+    assert not missing, f'{path.name}: add <exec_depend> for {sorted(missing)}'
 
 
 def test_agent_arguments_and_defaults():
@@ -170,7 +209,8 @@ def test_agent_starts_the_three_nodes_and_a_lifecycle_inference_node():
 
 def test_arm_and_task_choices_are_the_simulator_ones():
     """The arm/task choices are the simulator's, and every arm has a params file and URDF."""
-    for name in ('sim_agent.launch.py', 'robot_description.launch.py'):
+    for name in ('sim_agent.launch.py', 'robot_description.launch.py',
+                 'gazebo_agent.launch.py'):
         choices = literal(keyword(declared_arguments(_tree(name))['arm'], 'choices'))
         assert choices == list_arms(), name
     tasks = literal(keyword(declared_arguments(_tree('sim_agent.launch.py'))['task'], 'choices'))
@@ -191,6 +231,65 @@ def test_moveit_servo_agent_selects_servo_mode():
     servo_topic = declared_arguments(tree)['servo_topic']
     assert literal(keyword(servo_topic, 'default_value')) == '/servo_node/delta_twist_cmds'
     assert 'does NOT start MoveIt' in ast.get_docstring(tree)
+
+
+def _dict_argument(call, name):
+    """Return key -> value expression of the dict passed as a keyword (e.g. launch_arguments)."""
+    (mapping,) = [node for node in ast.walk(keyword(call, name)) if isinstance(node, ast.Dict)]
+    return {literal(key): value for key, value in zip(mapping.keys, mapping.values)}
+
+
+def test_gazebo_agent_arguments():
+    """Flavours are the description module's; sim time on; empty world; agent text passes."""
+    declared = declared_arguments(_tree('gazebo_agent.launch.py'))
+    assert (literal(keyword(declared['gz_flavour'], 'choices'))
+            == gazebo_description.flavour_names())
+    defaults = {name: literal(keyword(call, 'default_value')) for name, call in declared.items()}
+    assert defaults['gz_flavour'] == 'gz' and defaults['use_sim_time'] == 'true'
+    assert defaults['world'] == 'empty.sdf' and defaults['sensors_system'] == 'true'
+    assert {'checkpoint_path', 'task', 'instruction'} <= set(declared)
+    assert 'NOT in Gazebo' in ast.get_docstring(_tree('gazebo_agent.launch.py'))
+
+
+def test_gazebo_agent_starts_gazebo_the_arm_and_the_bridge():
+    """Gazebo runs at once, the arm spawns from /robot_description, the bridge and RSP start."""
+    tree = _tree('gazebo_agent.launch.py')
+    nodes = {(literal(keyword(call, 'package')), literal(keyword(call, 'executable')))
+             for call in node_actions(tree)}
+    assert nodes == {('ros_gz_sim', 'create'), ('controller_manager', 'spawner'),
+                     ('robot_state_publisher', 'robot_state_publisher'),
+                     ('ros_gz_bridge', 'parameter_bridge')}
+    (create,) = [call for call in node_actions(tree)
+                 if literal(keyword(call, 'executable')) == 'create']
+    assert [literal(item) for item in keyword(create, 'arguments').elts][:2] == [
+        '-topic', 'robot_description']
+    (gazebo,) = [call for call in calls(tree, 'IncludeLaunchDescription')
+                 if _included_file(tree, call)[:2] == ('ros_gz_sim', 'gz_sim.launch.py')]
+    gz_args = _dict_argument(gazebo, 'launch_arguments')['gz_args']
+    assert literal(gz_args.elts[0]).split() == ['-r']
+    assert calls(tree, 'bridge_arguments') and calls(tree, 'gazebo_urdf')
+
+
+def test_gazebo_agent_spawns_the_configured_controllers():
+    """Spawners start the controllers of config/gazebo/; the agent commands their JTC.
+
+    The controllers are those each config/gazebo/<arm>_controllers.yaml declares; the agent's
+    trajectory controller is the one there, with the gripper joint in it.
+    """
+    tree = _tree('gazebo_agent.launch.py')
+    spawned = {literal(call.args[0]) for call in calls(tree, '_spawner')}
+    for arm in list_arms():
+        path = CONTROLLERS_DIR / f'{arm}_controllers.yaml'
+        manager = yaml.safe_load(path.read_text(encoding='utf-8'))['controller_manager']
+        assert spawned == set(manager['ros__parameters']) - {'update_rate'}, arm
+    assert (('config', 'gazebo'), False) in share_paths(tree)
+    (agent,) = [call for call in calls(tree, 'IncludeLaunchDescription')
+                if _included_file(tree, call)[:2] == (PACKAGE, 'agent.launch.py')]
+    given = {key: literal(value)
+             for key, value in _dict_argument(agent, 'launch_arguments').items()}
+    assert given['controller_name'] == gazebo_description.JOINT_TRAJECTORY_CONTROLLER
+    assert given['gripper_output'] == 'joint'
+    assert (('config', 'arms'), False) in share_paths(tree, agent)
 
 
 def test_cmake_installs_what_the_launch_files_use():
