@@ -28,6 +28,8 @@ AGENT = '/inference_node'
 SERVICE_TIMEOUT_S = 30.0
 # The agent acts within a few control periods once its observations flow (s).
 READY_TIMEOUT_S = 30.0
+# Agent ticks awaited before an episode's reset.
+WARM_UP_TICKS = 3
 
 
 class EpisodeDriver:
@@ -153,7 +155,7 @@ class EpisodeDriver:
             raise RuntimeError(f'inference node refused lifecycle transition {transition_id}; '
                                'see its log')
 
-    def _wait_until_acting(self, instruction=None):
+    def _wait_until_acting(self, instruction=None, ticks=1):
         """Wait for a status, received from now on, of an agent that has computed actions.
 
         Sim time runs from an episode's reset on: the driver waits before the reset until
@@ -162,12 +164,13 @@ class EpisodeDriver:
 
         Args:
             instruction: the instruction the status must show; None: any.
+            ticks: statuses to receive from now on (one per agent tick).
         """
         seen = self._agent_statuses
 
         def acting():
             status = self._agent_status
-            return (self._agent_statuses > seen and status.episode_step >= 1
+            return (self._agent_statuses >= seen + ticks and status.episode_step >= 1
                     and instruction in (None, status.instruction))
 
         self._spin_until(acting, READY_TIMEOUT_S, 'the agent to compute actions')
@@ -191,7 +194,8 @@ class EpisodeDriver:
             RuntimeError: when the simulator refuses the reset.
         """
         self._set_enabled(False)
-        self._wait_until_acting()
+        # A few ticks first: a freshly loaded model's first forward passes are slow.
+        self._wait_until_acting(ticks=WARM_UP_TICKS)
         response = self._call(self._reset, ResetEpisode.Request(task=task, seed=seed),
                               'reset_episode')
         if not response.success:

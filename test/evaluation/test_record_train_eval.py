@@ -6,6 +6,7 @@ from gato_ros.recording.dataset import convert_bags, load_dataset
 from gato_ros.recording.recorder import (
     arm_conversion_config, record_demonstrations, RecordConfig)
 from gato_ros.training import train, TrainConfig
+import numpy as np
 import pytest
 
 pytestmark = [pytest.mark.dds, pytest.mark.sim, pytest.mark.slow]
@@ -13,10 +14,14 @@ SEEDS = 2
 # Each scene is recorded this many times: the timing of a ROS loop varies from run to run, so
 # one demonstration per scene is too narrow for the evaluation's own closed loop.
 TAKES = 3
+EVAL_ROUNDS = 2
 
 
 def test_a_policy_trained_on_recorded_bags_beats_random_on_their_scenes(tmp_path):
     """A tiny model learns two recorded reach_target scenes and solves them through ROS.
+
+    Trained with action-input noise and decoded by the expected value: without them one
+    episode in three failed (see docs/training.md).
 
     The easy task: the evaluation replays the recorded seeds, so the model has to tell the
     two scenes apart from the image and reproduce the demonstrations, not generalize. The
@@ -33,11 +38,16 @@ def test_a_policy_trained_on_recorded_bags_beats_random_on_their_scenes(tmp_path
     checkpoint = train(episodes, TrainConfig(
         output_dir=str(tmp_path / 'checkpoint'), preset='gato-test', max_steps=400,
         batch_size=4, learning_rate=3e-3, warmup_steps=20, val_fraction=0.0, eval_every=0,
-        save_every=0, num_threads=1, progress=False))
-    report, _ = evaluate(EvalConfig(
-        arm='panda', tasks=('reach_target',), episodes=SEEDS, first_seed=0,
-        checkpoint_path=str(checkpoint), out_dir=str(tmp_path / 'eval'),
-        baselines=load_baselines(None)), progress=lambda line: None)
-    reach = report['tasks']['reach_target']
-    assert reach['random_success_rate'] is not None
-    assert reach['success_rate'] >= reach['random_success_rate'] + 0.5
+        save_every=0, num_threads=1, progress=False, action_input_noise_bins=25))
+    # Each scene twice, in two graph starts: a rate over four episodes, not two.
+    rates = []
+    for round_index in range(EVAL_ROUNDS):
+        report, _ = evaluate(EvalConfig(
+            arm='panda', tasks=('reach_target',), episodes=SEEDS, first_seed=0,
+            checkpoint_path=str(checkpoint), out_dir=str(tmp_path / f'eval{round_index}'),
+            baselines=load_baselines(None), action_decoding='mean'),
+            progress=lambda line: None)
+        rates.append(report['tasks']['reach_target']['success_rate'])
+    random_rate = report['tasks']['reach_target']['random_success_rate']
+    assert random_rate is not None
+    assert np.mean(rates) >= random_rate + 0.5, rates
