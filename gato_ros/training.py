@@ -289,10 +289,11 @@ def _initial_checkpoint(config: TrainConfig, episodes: list, train_episodes: lis
     uncovered = sorted(task for task in specs if not base.normalizer.covers(task))
     differing = sorted(task for task, spec in specs.items()
                        if task in base.specs and base.specs[task].to_dict() != spec.to_dict())
-    if uncovered or differing:
+    if uncovered:
         raise ValueError(f'cannot fine-tune {config.init_checkpoint}: it has no statistics '
-                         f'for tasks {uncovered}' if uncovered else
-                         f'cannot fine-tune {config.init_checkpoint}: the observations or '
+                         f'for tasks {uncovered}')
+    if differing:
+        raise ValueError(f'cannot fine-tune {config.init_checkpoint}: the observations or '
                          f'actions of tasks {differing} differ from its own')
     model = GatoModel(GatoConfig.from_dict({**base.model.config.to_dict(),
                                             **config.model_overrides}))

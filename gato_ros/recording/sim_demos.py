@@ -76,7 +76,7 @@ def to_episode(result, arm, task, image_size):
     observations = [policy_observation(o, image_size) for o in result.observations]
     return Episode(
         observations={key: np.stack([o[key] for o in observations])      # (T, ...)
-                      for key in ('image', 'joints')},
+                      for key in observations[0]},
         actions=np.stack(result.actions).astype(np.float32),               # (T, A)
         task=episode_task_name(arm, task), instruction=result.instruction,
         success=bool(result.success))
