@@ -65,6 +65,10 @@ def add_arguments(parser):
                         help='most timesteps of an episode in one sequence (training and '
                         'deployment; 1: Markovian policy, prompt on top); default: as many '
                         'as the context holds')
+    parser.add_argument('--prompt-probability', type=float,
+                        default=defaults.prompt_probability,
+                        help='share of sequences with a prepended demonstration of their task '
+                             '(0: no prompting; prompts lengthen every batch they join)')
     parser.add_argument('--eval-every', type=int, default=defaults.eval_every)
     parser.add_argument('--save-every', type=int, default=defaults.save_every)
     parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
@@ -105,6 +109,30 @@ def model_overrides(args):
     """
     overrides = {'context_length': args.context, 'max_window_timesteps': args.window_timesteps}
     return {name: value for name, value in overrides.items() if value is not None}
+
+
+def train_config(args):
+    """Return the training settings the options ask for.
+
+    Args:
+        args: the parsed options.
+
+    Returns:
+        TrainConfig: the settings.
+
+    Raises:
+        ValueError: when a setting is out of range (TrainConfig checks them).
+    """
+    return TrainConfig(
+        output_dir=args.out, preset=args.preset, max_steps=args.steps,
+        batch_size=args.batch_size, grad_accum_steps=args.grad_accum,
+        learning_rate=args.lr, warmup_steps=args.warmup_steps,
+        model_overrides=model_overrides(args), prompt_probability=args.prompt_probability,
+        eval_every=args.eval_every, save_every=args.save_every,
+        num_threads=args.threads, seed=args.seed, resume=args.resume,
+        device=args.device, mixed_precision=args.mixed_precision,
+        normalize_by=args.normalize_by, action_input_noise_bins=args.action_input_noise,
+        init_checkpoint=args.init_from)
 
 
 def exclude_tasks(episodes, excluded):
@@ -167,17 +195,7 @@ def run(args):
     """
     try:
         episodes = exclude_tasks(load_dataset(args.data), args.exclude_tasks)
-        config = TrainConfig(
-            output_dir=args.out, preset=args.preset, max_steps=args.steps,
-            batch_size=args.batch_size, grad_accum_steps=args.grad_accum,
-            learning_rate=args.lr, warmup_steps=args.warmup_steps,
-            model_overrides=model_overrides(args),
-            eval_every=args.eval_every, save_every=args.save_every,
-            num_threads=args.threads, seed=args.seed, resume=args.resume,
-            device=args.device, mixed_precision=args.mixed_precision,
-            normalize_by=args.normalize_by, action_input_noise_bins=args.action_input_noise,
-            init_checkpoint=args.init_from)
-        out = train(episodes, config)
+        out = train(episodes, train_config(args))
     except (ValueError, FileNotFoundError) as error:
         print(f'error: {error}')
         return 2

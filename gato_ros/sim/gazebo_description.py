@@ -14,8 +14,8 @@ Gazebo and ros2_control read:
 
 Two flavours: ``gz`` (gz_ros2_control's names, Jazzy and Kilted with Gazebo Harmonic or
 later) and ``ign`` (its ``ign_ros2_control`` names, Humble with Ignition Fortress). Only the
-standard library, yaml and :mod:`gato_ros.sim.arms` are imported, so launch files can use
-this module cheaply.
+standard library, yaml, :mod:`gato_ros.sim.arms` and :mod:`gato_ros.sim.camera` are imported,
+so launch files can use this module cheaply.
 """
 
 from dataclasses import dataclass
@@ -23,6 +23,7 @@ import math
 import xml.etree.ElementTree as ElementTree
 
 from gato_ros.sim.arms import load_arm
+from gato_ros.sim.camera import SceneCamera
 import yaml
 
 CAMERA_TOPIC = '/camera/image_raw'
@@ -75,25 +76,6 @@ FLAVOURS = {
         # Humble's ros2_control wants mimic parameters inside <ros2_control>.
         mimic_in_urdf=False),
 }
-
-
-@dataclass(frozen=True)
-class SceneCamera:
-    """The fixed scene camera, in ``base_link`` coordinates.
-
-    The defaults are those of the MuJoCo scene (``gato_ros.sim.scene.SceneConfig``) and of
-    ``mujoco_arm`` (``config/mujoco_arm.yaml``), which the checkpoints were trained on; a test
-    keeps them equal.
-    """
-
-    position_m: tuple = (1.0, 0.0, 0.9)
-    target_m: tuple = (0.45, 0.0, 0.08)
-    fovy_deg: float = 45.0
-    width: int = 128
-    height: int = 128
-    rate_hz: float = 10.0
-    near_m: float = 0.02
-    far_m: float = 10.0
 
 
 def flavour_names():

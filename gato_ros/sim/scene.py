@@ -11,6 +11,7 @@ from the robot into the workspace.
 from dataclasses import dataclass
 
 from gato_ros.sim.arms import ArmSpec, load_arm
+from gato_ros.sim.camera import SceneCamera
 from gato_ros.sim.tasks import make_task, Task
 import mujoco
 import numpy as np
@@ -18,6 +19,7 @@ import numpy as np
 TCP_SITE = 'tcp'
 SCENE_CAMERA = 'scene'
 WRIST_CAMERA = 'wrist'
+_SCENE_CAMERA = SceneCamera()
 
 
 @dataclass(frozen=True)
@@ -32,9 +34,9 @@ class SceneConfig:
 
     table_half_size_m: tuple = (0.75, 0.8, 0.375)
     table_center_m: tuple = (0.3, 0.0, -0.375)
-    scene_camera_position_m: tuple = (1.0, 0.0, 0.9)
-    scene_camera_target_m: tuple = (0.45, 0.0, 0.08)
-    scene_camera_fovy_deg: float = 45.0
+    scene_camera_position_m: tuple = _SCENE_CAMERA.position_m
+    scene_camera_target_m: tuple = _SCENE_CAMERA.target_m
+    scene_camera_fovy_deg: float = _SCENE_CAMERA.fovy_deg
     wrist_camera_position_m: tuple = (0.07, 0.0, -0.04)
     wrist_camera_target_m: tuple = (0.0, 0.0, 0.06)
     wrist_camera_fovy_deg: float = 75.0

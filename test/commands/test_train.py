@@ -1,6 +1,8 @@
 """Tests of the train command's data selection (training itself: test/test_training.py)."""
 
-from gato_ros.commands.train import exclude_tasks
+import argparse
+
+from gato_ros.commands.train import add_arguments, exclude_tasks, train_config
 from gato_ros.data import Episode
 import numpy as np
 import pytest
@@ -26,3 +28,26 @@ def test_a_name_matching_no_episode_is_refused():
     """A typo must not silently train on every task."""
     with pytest.raises(ValueError, match=r"\['press_buton'\] match no episode"):
         exclude_tasks([_episode('panda/press_button')], ['press_buton'])
+
+
+def _parse(*options):
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    return parser.parse_args(['--data', 'data/panda', '--out', 'runs/x', *options])
+
+
+def test_options_become_the_training_settings():
+    """Prompting, windows and noise reach TrainConfig; the defaults stay Gato's."""
+    config = train_config(_parse('--prompt-probability', '0', '--window-timesteps', '1',
+                                 '--action-input-noise', '25', '--steps', '7'))
+    assert config.prompt_probability == 0.0
+    assert config.model_overrides == {'max_window_timesteps': 1}
+    assert config.action_input_noise_bins == 25
+    assert config.max_steps == 7
+    assert train_config(_parse()).prompt_probability == 0.25
+
+
+def test_a_prompt_probability_outside_zero_one_is_refused():
+    """A share above 1 is a typo, not 'always'."""
+    with pytest.raises(ValueError, match='prompt_probability must be in'):
+        train_config(_parse('--prompt-probability', '2'))

@@ -6,11 +6,12 @@ from pathlib import Path
 import xml.etree.ElementTree as ElementTree
 
 import gato_ros.sim
-from gato_ros.sim import arms, gazebo_description
+from gato_ros.sim import arms, camera as camera_module, gazebo_description
 from gato_ros.sim.arms import list_arms, load_arm, read_urdf_joints
+from gato_ros.sim.camera import SceneCamera
 from gato_ros.sim.gazebo_description import (
     bridge_arguments, camera_rpy, CAMERA_TOPIC, controllers_parameters, controllers_yaml,
-    flavour_names, FLAVOURS, gazebo_urdf, SceneCamera)
+    flavour_names, FLAVOURS, gazebo_urdf)
 from gato_ros.sim.scene import SceneConfig
 import numpy as np
 import pytest
@@ -21,7 +22,7 @@ CONTROLLERS = '/opt/lab/share/gato_ros/config/gazebo/panda_controllers.yaml'
 ARMS_AND_FLAVOURS = [(arm, flavour) for arm in list_arms() for flavour in flavour_names()]
 # What the description module may import: launch files load it, so it must stay light.
 LIGHT_IMPORTS = {'dataclasses', 'math', 'os', 'pathlib', 'xml.etree.ElementTree',
-                 'gato_ros.sim.arms', 'yaml'}
+                 'gato_ros.sim.arms', 'gato_ros.sim.camera', 'yaml'}
 
 
 def _root(arm, flavour, **kwargs):
@@ -171,7 +172,7 @@ def test_camera_looks_at_the_target():
 
 
 def test_camera_defaults_are_the_mujoco_scene_camera():
-    """Pose and field of view of SceneConfig; size, rate and frame of config/mujoco_arm.yaml."""
+    """The MuJoCo scene's pose and field of view; size, rate, frame of config/mujoco_arm.yaml."""
     camera, scene = SceneCamera(), SceneConfig()
     assert camera.position_m == scene.scene_camera_position_m
     assert camera.target_m == scene.scene_camera_target_m
@@ -228,8 +229,8 @@ def test_controller_rate_must_be_a_positive_integer():
 
 
 def test_module_imports_stay_light():
-    """Launch files import the module: only the standard library, yaml and arms.py."""
-    for module in (gato_ros.sim, arms, gazebo_description):
+    """Launch files import the module: only the standard library, yaml, arms and camera."""
+    for module in (gato_ros.sim, arms, camera_module, gazebo_description):
         imported = set()
         for node in ast.walk(ast.parse(Path(module.__file__).read_text(encoding='utf-8'))):
             if isinstance(node, ast.Import):
