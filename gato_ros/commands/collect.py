@@ -85,5 +85,8 @@ def run(args):
     failures = ('policy failures kept' if args.policy_checkpoint
                 else 'expert failures skipped')
     for task, count in counts.items():
-        print(f'{args.arm}/{task}: {count["kept"]} episodes kept, {count["failed"]} {failures}')
+        agreement = (f', policy/expert joint-motion cosine {count["expert_cosine"]:.2f}'
+                     if 'expert_cosine' in count else '')
+        print(f'{args.arm}/{task}: {count["kept"]} episodes kept, {count["failed"]} {failures}'
+              f'{agreement}')
     return 0

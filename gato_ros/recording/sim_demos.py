@@ -13,7 +13,8 @@ With a ``policy_checkpoint`` the collection is one round of DAgger (Ross et al. 
 trained policy drives the arm and the expert labels every state it reaches, so the data shows
 the expert's answer in the states the policy's own mistakes lead to. Those episodes are all
 kept, successful or not (the labels are right either way; training takes prompts only from
-successful episodes).
+successful episodes), and the round reports how closely the policy's joint motion follows the
+expert's labels (mean cosine), a competence measure finer than success.
 """
 
 from dataclasses import dataclass
@@ -96,42 +97,67 @@ def policy_observation(observation, image_size):
             'joints': observation['joints']}
 
 
-def expert_labelled_rollout(policy, expert, task_name, image_size):
-    """Return the two callables of a DAgger episode for ``run_episode``.
+def joint_delta_cosine(policy_action, expert_action):
+    """Return the cosine between two actions' joint deltas (the gripper command left out).
+
+    Args:
+        policy_action: the policy's action (joint deltas, then the gripper command).
+        expert_action: the expert's action for the same state.
+
+    Returns:
+        float: in [-1, 1]; 0 when either asks for no motion at all.
+    """
+    policy_delta = np.asarray(policy_action, np.float64)[:-1]
+    expert_delta = np.asarray(expert_action, np.float64)[:-1]
+    norms = np.linalg.norm(policy_delta) * np.linalg.norm(expert_delta)
+    return float(policy_delta @ expert_delta / norms) if norms > 0.0 else 0.0
+
+
+class ExpertLabelledRollout:
+    """One DAgger episode for ``run_episode``: the policy drives, the expert labels.
+
+    ``label`` is the recorded policy function and ``execute`` the perturbation that swaps in
+    the policy's action; ``cosines`` says, step by step, how far the policy's motion is from
+    the expert's in the states the policy reached, a measure that moves long before success
+    rates do.
 
     Args:
         policy: the :class:`gato_ros.policy.GatoPolicy` that drives the arm.
         expert: the scripted expert whose actions are recorded.
         task_name: the policy's ``<arm>/<task>``.
         image_size: (height, width) of the model's image observation (px).
-
-    Returns:
-        tuple: ``(label, execute)``: ``label(observation, sim)`` asks the policy for its
-        action and returns the expert's (recorded); ``execute(action, sim)`` returns the
-        policy's (executed). One pair serves one episode.
     """
-    chosen = []
 
-    def label(observation, sim):
-        if not chosen:
-            policy.reset(task=task_name, instruction=sim.instruction)
-        chosen.append(policy.select_action(policy_observation(observation, image_size)))
-        return expert(observation, sim)
+    def __init__(self, policy, expert, task_name, image_size):
+        self.policy, self.expert = policy, expert
+        self.task_name, self.image_size = task_name, image_size
+        self.cosines = []
+        self._chosen = None
 
-    def execute(action, sim):
-        return chosen[-1]
+    def label(self, observation, sim):
+        """Ask the policy for its action; return the expert's (what gets recorded)."""
+        if self._chosen is None:
+            self.policy.reset(task=self.task_name, instruction=sim.instruction)
+        self._chosen = self.policy.select_action(policy_observation(observation,
+                                                                    self.image_size))
+        expert_action = self.expert(observation, sim)
+        self.cosines.append(joint_delta_cosine(self._chosen, expert_action))
+        return expert_action
 
-    return label, execute
+    def execute(self, action, sim):
+        """Return the policy's action of this step (what the arm executes)."""
+        return self._chosen
 
 
 def _episode_functions(config, expert, policy, task, seed):
-    """Return the (recorded, perturb) callables of one episode."""
+    """Return the (recorded, perturb, DAgger rollout or None) of one episode."""
     if policy is not None:
-        return expert_labelled_rollout(policy, expert, episode_task_name(config.arm, task),
-                                       config.image_size)
+        rollout = ExpertLabelledRollout(policy, expert, episode_task_name(config.arm, task),
+                                        config.image_size)
+        return rollout.label, rollout.execute, rollout
     perturb = (make_action_noise(seed, config.action_noise, config.control_rate_hz)
                if config.action_noise > 0.0 else None)
-    return expert, perturb
+    return expert, perturb, None
 
 
 def collect_demonstrations(config, out_dir, progress=True):
@@ -144,7 +170,9 @@ def collect_demonstrations(config, out_dir, progress=True):
 
     Returns:
         dict: task -> {'kept': int, 'failed': int} episodes; without a policy checkpoint
-        only successful expert episodes are kept, with one every episode is.
+        only successful expert episodes are kept, with one every episode is, and
+        ``'expert_cosine'`` is the mean over all steps of :func:`joint_delta_cosine` between
+        the policy's action and the expert's label.
 
     Raises:
         ValueError: on a non-positive episode count, or a checkpoint that cannot act in a
@@ -167,10 +195,12 @@ def collect_demonstrations(config, out_dir, progress=True):
             policy.task_spec(episode_task_name(config.arm, task))
         expert, kept, seed = make_expert(task), 0, config.first_seed
         counts[task] = {'kept': 0, 'failed': 0}
+        cosines = []
         while kept < config.episodes_per_task:
-            recorded, perturb = _episode_functions(config, expert, policy, task, seed)
+            recorded, perturb, rollout = _episode_functions(config, expert, policy, task, seed)
             result = run_episode(sim, recorded, task, seed, config.control_rate_hz,
                                  record=True, perturb=perturb)
+            cosines += rollout.cosines if rollout else []
             if not result.success:
                 counts[task]['failed'] += 1
             if result.success or policy is not None:
@@ -180,6 +210,8 @@ def collect_demonstrations(config, out_dir, progress=True):
                 bar.update(1)
             seed += 1
         counts[task]['kept'] = kept
+        if policy is not None:
+            counts[task]['expert_cosine'] = float(np.mean(cosines))
     bar.close()
     sim.close()
     return counts

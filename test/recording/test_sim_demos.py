@@ -2,7 +2,7 @@
 
 from gato_ros.data import Episode
 from gato_ros.recording.sim_demos import (collect_demonstrations, DemoConfig,
-                                          expert_labelled_rollout)
+                                          ExpertLabelledRollout, joint_delta_cosine)
 from gato_ros.sim.experts import make_expert
 from gato_ros.sim.rollout import run_episode
 from gato_ros.sim.scene import ArmSim
@@ -34,10 +34,10 @@ def test_the_policy_drives_and_the_expert_labels():
     """A DAgger step executes the policy's action and records the expert's."""
     with ArmSim('panda') as sim:
         policy = StillPolicy(len(sim.joint_names))
-        label, execute = expert_labelled_rollout(policy, make_expert('reach_target'),
-                                                 'panda/reach_target', (32, 32))
-        result = run_episode(sim, label, 'reach_target', 5, record=True, perturb=execute,
-                             max_steps=6)
+        rollout = ExpertLabelledRollout(policy, make_expert('reach_target'),
+                                        'panda/reach_target', (32, 32))
+        result = run_episode(sim, rollout.label, 'reach_target', 5, record=True,
+                             perturb=rollout.execute, max_steps=6)
     assert policy.resets == [('panda/reach_target', result.instruction)]
     assert [sorted(o) for o in policy.observations] == [['image', 'joints']] * 6
     assert policy.observations[0]['image'].shape == (32, 32, 3)
@@ -47,6 +47,41 @@ def test_the_policy_drives_and_the_expert_labels():
     joints = np.array([o['joints'] for o in result.observations])
     np.testing.assert_allclose(joints[-1, :-1], joints[0, :-1], atol=1e-3)
     assert not result.success
+    # Standing still is no motion at all: agreement 0 at each of the six steps.
+    assert rollout.cosines == [0.0] * 6
+
+
+def test_joint_delta_cosine_ignores_the_gripper():
+    """Same motion 1, opposite -1, none 0; the gripper command does not count."""
+    assert joint_delta_cosine([1.0, 2.0, 0.0], [2.0, 4.0, 1.0]) == pytest.approx(1.0)
+    assert joint_delta_cosine([1.0, 0.0, 1.0], [-3.0, 0.0, 0.0]) == pytest.approx(-1.0)
+    assert joint_delta_cosine([0.0, 0.0, 1.0], [1.0, 0.0, 0.0]) == 0.0
+
+
+class ExpertCopy:
+    """A policy that answers what the expert would: full agreement."""
+
+    def __init__(self, expert):
+        self.expert, self.sim = expert, None
+
+    def reset(self, task, instruction):
+        """Nothing to forget."""
+
+    def select_action(self, observation):
+        """Return the expert's action for the simulator's current state."""
+        return self.expert(self.sim.observation(include_image=False), self.sim)
+
+
+def test_a_policy_that_acts_like_the_expert_agrees_fully():
+    """Every step's cosine is 1 and the expert's task succeeds under the policy's drive."""
+    with ArmSim('panda') as sim:
+        policy = ExpertCopy(make_expert('reach_target'))
+        policy.sim = sim
+        rollout = ExpertLabelledRollout(policy, make_expert('reach_target'),
+                                        'panda/reach_target', (32, 32))
+        result = run_episode(sim, rollout.label, 'reach_target', 5, perturb=rollout.execute)
+    assert result.success
+    assert rollout.cosines == pytest.approx([1.0] * result.steps)
 
 
 def test_collects_expert_episodes_then_a_dagger_round_that_keeps_failures(tmp_path):
@@ -64,6 +99,9 @@ def test_collects_expert_episodes_then_a_dagger_round_that_keeps_failures(tmp_pa
                         first_seed=50, policy_checkpoint=str(untrained))
     counts = collect_demonstrations(dagger, tmp_path / 'dagger', progress=False)
     assert counts['reach_target']['kept'] == 2
+    assert -1.0 <= counts['reach_target']['expert_cosine'] <= 1.0
+    assert 'expert_cosine' not in collect_demonstrations(
+        config, tmp_path / 'again', progress=False)['reach_target']
     episodes = [Episode.load(path) for path in sorted((tmp_path / 'dagger').glob('*.npz'))]
     assert sum(not e.success for e in episodes) == counts['reach_target']['failed']
     # An untrained policy wanders until the time limit: 8 s at 10 Hz.
