@@ -16,6 +16,7 @@ checkpoint drives the arm and the expert labels each step (one DAgger round)::
 from gato_ros.policy import ACTION_DECODINGS
 from gato_ros.recording.sim_demos import collect_demonstrations, DemoConfig
 from gato_ros.sim.arms import list_arms
+from gato_ros.sim.scene import SceneConfig
 from gato_ros.sim.tasks import list_tasks
 
 
@@ -35,6 +36,11 @@ def add_arguments(parser):
     parser.add_argument('--action-noise', type=float, default=0.0, metavar='FRACTION',
                         help='noise added to the executed joint deltas (std as a fraction of '
                         'the largest delta per period); the expert corrections are recorded')
+    parser.add_argument('--start-noise', type=float, default=SceneConfig.home_noise_rad,
+                        metavar='RAD',
+                        help='uniform noise on every arm joint of the home pose at each reset '
+                        "(the simulator node's is %(default)s); wider starts keep a policy "
+                        'from reading the target side off its own joint angles')
     parser.add_argument('--policy-checkpoint', default='', metavar='DIR',
                         help='a checkpoint drives the arm, the expert labels every step '
                         '(DAgger); every episode is kept')
@@ -75,7 +81,7 @@ def run(args):
     try:
         config = DemoConfig(arm=args.arm, tasks=resolve_tasks(args.tasks),
                             episodes_per_task=args.episodes, first_seed=args.first_seed,
-                            action_noise=args.action_noise,
+                            action_noise=args.action_noise, start_noise_rad=args.start_noise,
                             policy_checkpoint=args.policy_checkpoint,
                             action_decoding=args.action_decoding)
         counts = collect_demonstrations(config, args.out)

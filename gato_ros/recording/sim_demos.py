@@ -25,7 +25,7 @@ from gato_ros.nodes.image_conversion import crop_and_resize
 from gato_ros.policy import GatoPolicy, PolicyConfig
 from gato_ros.sim.experts import make_expert
 from gato_ros.sim.rollout import make_action_noise, run_episode
-from gato_ros.sim.scene import ArmSim
+from gato_ros.sim.scene import ArmSim, SceneConfig
 import numpy as np
 from tqdm import tqdm
 
@@ -48,6 +48,10 @@ class DemoConfig:
         policy_checkpoint: a checkpoint that drives the arm while the expert labels (DAgger);
             empty: the expert drives.
         action_decoding: the checkpoint policy's ``action_decoding`` (mode or mean).
+        start_noise_rad: uniform noise on each arm joint of the home pose at every reset
+            (``SceneConfig.home_noise_rad``; the default is the simulator node's). Wider
+            starts make the joint angles say nothing about where the goal is, so a policy
+            must find it in the image (measured: docs/training.md, "Session 4").
     """
 
     arm: str
@@ -60,6 +64,7 @@ class DemoConfig:
     action_noise: float = 0.0
     policy_checkpoint: str = ''
     action_decoding: str = 'mode'
+    start_noise_rad: float = SceneConfig.home_noise_rad
 
 
 def to_episode(result, arm, task, image_size):
@@ -175,18 +180,21 @@ def collect_demonstrations(config, out_dir, progress=True):
         the policy's action and the expert's label.
 
     Raises:
-        ValueError: on a non-positive episode count, or a checkpoint that cannot act in a
-            task.
+        ValueError: on a non-positive episode count, a start noise outside [0, pi], or a
+            checkpoint that cannot act in a task.
         FileNotFoundError: when the policy checkpoint does not exist.
     """
     if config.episodes_per_task < 1:
         raise ValueError(f'episodes_per_task must be >= 1, got {config.episodes_per_task}')
+    if not 0.0 <= config.start_noise_rad <= np.pi:
+        raise ValueError(f'start_noise_rad must be in [0, pi], got {config.start_noise_rad}')
     policy = (GatoPolicy.from_pretrained(config.policy_checkpoint,
                                          PolicyConfig(action_decoding=config.action_decoding))
               if config.policy_checkpoint else None)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    sim = ArmSim(config.arm, image_size=config.camera_size)
+    sim = ArmSim(config.arm, image_size=config.camera_size,
+                 config=SceneConfig(home_noise_rad=config.start_noise_rad))
     counts = {}
     bar = tqdm(total=config.episodes_per_task * len(config.tasks), disable=not progress,
                desc=f'collect {config.arm}', unit='episode')

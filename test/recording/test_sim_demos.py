@@ -3,6 +3,7 @@
 from gato_ros.data import Episode
 from gato_ros.recording.sim_demos import (collect_demonstrations, DemoConfig,
                                           ExpertLabelledRollout, joint_delta_cosine)
+from gato_ros.sim.arms import load_arm
 from gato_ros.sim.experts import make_expert
 from gato_ros.sim.rollout import run_episode
 from gato_ros.sim.scene import ArmSim
@@ -112,3 +113,22 @@ def test_collects_expert_episodes_then_a_dagger_round_that_keeps_failures(tmp_pa
                                           episodes_per_task=1,
                                           policy_checkpoint=str(untrained)), tmp_path / 'x',
                                progress=False)
+
+
+def test_start_noise_sets_how_far_episodes_start_from_home(tmp_path):
+    """No noise starts every episode at the home pose; wider noise moves it up to its bound."""
+    home = np.array(load_arm('panda').home_positions[:-1])
+    deviations = {}
+    for noise in (0.0, 0.3):
+        config = DemoConfig(arm='panda', tasks=('reach_target',), episodes_per_task=2,
+                            start_noise_rad=noise)
+        collect_demonstrations(config, tmp_path / str(noise), progress=False)
+        episodes = [Episode.load(path) for path in sorted((tmp_path / str(noise)).glob('*'))]
+        first = np.array([e.observations['joints'][0][:-1] for e in episodes])
+        deviations[noise] = np.abs(first - home).max()
+    assert deviations[0.0] < 1e-4
+    assert 0.1 < deviations[0.3] <= 0.3 + 1e-4
+    with pytest.raises(ValueError, match='start_noise_rad'):
+        collect_demonstrations(DemoConfig(arm='panda', tasks=('reach_target',),
+                                          episodes_per_task=1, start_noise_rad=-0.1),
+                               tmp_path / 'bad', progress=False)
