@@ -140,7 +140,15 @@ class ExpertLabelledRollout:
         self._chosen = None
 
     def label(self, observation, sim):
-        """Ask the policy for its action; return the expert's (what gets recorded)."""
+        """Ask the policy for its action; return the expert's (what gets recorded).
+
+        Args:
+            observation: ``ArmSim.observation()`` with the camera image.
+            sim: the ArmSim, read by the scripted expert.
+
+        Returns:
+            np.ndarray: the expert's action for this state.
+        """
         if self._chosen is None:
             self.policy.reset(task=self.task_name, instruction=sim.instruction)
         self._chosen = self.policy.select_action(policy_observation(observation,
@@ -150,7 +158,15 @@ class ExpertLabelledRollout:
         return expert_action
 
     def execute(self, action, sim):
-        """Return the policy's action of this step (what the arm executes)."""
+        """Return the policy's action of this step (what the arm executes).
+
+        Args:
+            action: the recorded (expert's) action, not executed.
+            sim: the ArmSim (unused: the policy already chose).
+
+        Returns:
+            np.ndarray: the policy's action.
+        """
         return self._chosen
 
 
