@@ -33,6 +33,11 @@ def spin_nodes(factories, argv):
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except RuntimeError:
+        # Ctrl-C shuts the context down; a message take already under way then fails with
+        # a RuntimeError from the rclpy bindings. Only that case is a normal exit.
+        if rclpy.ok():
+            raise
     finally:
         for node in nodes:
             node.destroy_node()
