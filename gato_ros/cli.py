@@ -20,6 +20,7 @@ COMMANDS = {
     'bench': 'measure inference latency and memory of model presets',
     'agent': 'run the observer and inference nodes in one process (ROS 2)',
     'eval': 'closed-loop evaluation on the simulated arms through the ROS graph',
+    'probe': 'measure whether a policy heads for the goal it sees (no ROS)',
     'demo': 'the make-demo job: evaluate the shipped agent on the simulated arm',
 }
 

@@ -343,9 +343,10 @@ def test_token_count_matches_spec():
     assert len(seq) == timestep_token_count(spec, CONFIG) == 8 + 7 + 1 + 4
 
 
-@pytest.mark.parametrize('module', ['gato_ros.tokenizer', 'gato_ros.text_tokenizer'])
+@pytest.mark.parametrize('module', ['gato_ros.tokenizer', 'gato_ros.text_tokenizer',
+                                    'gato_ros.evaluation.goal_probe'])
 def test_core_modules_import_without_ros(module):
-    """The ROS-free core imports neither rclpy nor any message package."""
+    """The ROS-free core (and the goal probe) imports neither rclpy nor any message package."""
     code = (f'import sys, {module}\n'
             "ros = [m for m in sys.modules if m.split('.')[0] == 'rclpy' or '_msgs' in m]\n"
             "print(','.join(ros))\n")

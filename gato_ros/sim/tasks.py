@@ -100,11 +100,14 @@ def _block_resting_on(sim, name: str, support_top_m: float) -> bool:
 class Task(abc.ABC):
     """A table-top task with a text instruction.
 
-    Subclasses set ``name`` and ``time_limit_s`` and implement build, reset and success.
+    Subclasses set ``name``, ``time_limit_s`` and ``approach_body`` (the body the tool
+    heads for first, which diagnostics compare the tool's motion with) and implement build,
+    reset and success.
     """
 
     name = ''
     time_limit_s = 15.0
+    approach_body = ''
 
     def __init__(self, workspace: Workspace = Workspace()):
         """Create the task with no episode started.
@@ -150,6 +153,7 @@ class ReachTarget(Task):
 
     name = 'reach_target'
     time_limit_s = 8.0
+    approach_body = 'target_0'
     n_targets = 3
     target_radius_m = 0.03
     touch_height_m = 0.06
@@ -196,6 +200,7 @@ class PushBlock(Task):
 
     name = 'push_block'
     time_limit_s = 15.0
+    approach_body = 'block'
     zone_half_size_m = 0.05
     tolerance_m = 0.04
 
@@ -240,6 +245,7 @@ class LiftBlock(Task):
     """Grasp a block and hold it above the table."""
 
     name = 'lift_block'
+    approach_body = 'block'
     time_limit_s = 10.0
     lift_height_m = 0.1
 
@@ -279,6 +285,7 @@ class PickPlace(Task):
     """Put a block into a low-walled tray (pushing it in is blocked by the walls)."""
 
     name = 'pick_place'
+    approach_body = 'block'
     time_limit_s = 15.0
     tray_inner_half_size_m = 0.06
     tray_wall_height_m = 0.025
@@ -338,6 +345,7 @@ class StackBlocks(Task):
     """Put one block on top of another."""
 
     name = 'stack_blocks'
+    approach_body = 'block_top'
     time_limit_s = 15.0
     tolerance_m = 0.02
 
@@ -385,6 +393,7 @@ class PressButton(Task):
     """Press the button of the named colour, not the other one."""
 
     name = 'press_button'
+    approach_body = 'button_0'
     time_limit_s = 10.0
     n_buttons = 2
     housing_half_size_m = 0.035

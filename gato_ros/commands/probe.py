@@ -1,0 +1,90 @@
+"""``gato-ros probe``: measure whether a policy heads for the goal it sees.
+
+The measure is explained in :mod:`gato_ros.evaluation.goal_probe`.
+
+Example::
+
+    python -m gato_ros probe --checkpoint runs/reach --arm panda --tasks reach_target
+    python -m gato_ros probe --policy expert --arm panda --tasks all
+
+ROS-free. Per task, the tool's horizontal motion over the first ``--steps`` control periods
+of ``--episodes`` episodes is fitted on the offset to the goal and on the start offset; a
+goal coefficient near 0 means the policy's motion does not depend on where the goal is.
+"""
+
+import json
+from pathlib import Path
+
+from gato_ros.commands.collect import resolve_tasks
+from gato_ros.data import episode_task_name
+from gato_ros.evaluation.goal_probe import (expert_actor, policy_actor, probe_goal_dependence,
+                                            ProbeConfig)
+from gato_ros.policy import ACTION_DECODINGS, GatoPolicy, PolicyConfig
+from gato_ros.sim.arms import list_arms
+from gato_ros.sim.scene import SceneConfig
+from gato_ros.sim.tasks import list_tasks
+
+DEFAULTS = ProbeConfig(arm='', task='')
+
+
+def add_arguments(parser):
+    """Declare the command's options.
+
+    Args:
+        parser: the ``argparse.ArgumentParser`` of this command.
+    """
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument('--checkpoint', metavar='DIR', help='policy checkpoint to probe')
+    source.add_argument('--policy', choices=['expert'],
+                        help='probe the scripted expert instead (the reference)')
+    parser.add_argument('--arm', choices=list_arms(), required=True, help='simulated arm')
+    parser.add_argument('--tasks', nargs='+', default=['all'], metavar='TASK',
+                        help=f'tasks ({", ".join(list_tasks())}) or all')
+    parser.add_argument('--episodes', type=int, default=DEFAULTS.episodes,
+                        help='episodes fitted per task')
+    parser.add_argument('--steps', type=int, default=DEFAULTS.steps,
+                        help='control periods from the start whose motion is fitted')
+    parser.add_argument('--first-seed', type=int, default=DEFAULTS.first_seed,
+                        help='seed of the first episode')
+    parser.add_argument('--start-noise', type=float, default=SceneConfig.home_noise_rad,
+                        metavar='RAD', help='uniform noise on every arm joint of the home pose')
+    parser.add_argument('--action-decoding', choices=ACTION_DECODINGS, default='mode',
+                        help="the checkpoint's choice of continuous action tokens")
+    parser.add_argument('--json', metavar='PATH', help='also write the coefficients here')
+
+
+def _begin(args, config):
+    if args.policy == 'expert':
+        return expert_actor(config.task)
+    policy = GatoPolicy.from_pretrained(args.checkpoint,
+                                        PolicyConfig(action_decoding=args.action_decoding))
+    return policy_actor(policy, episode_task_name(config.arm, config.task), config.image_size)
+
+
+def run(args):
+    """Probe each task and print its coefficients.
+
+    Args:
+        args: the parsed options.
+
+    Returns:
+        int: 0 on success, 2 on bad options.
+    """
+    results = {}
+    try:
+        for task in resolve_tasks(args.tasks):
+            config = ProbeConfig(arm=args.arm, task=task, episodes=args.episodes,
+                                 steps=args.steps, first_seed=args.first_seed,
+                                 start_noise_rad=args.start_noise)
+            fit = probe_goal_dependence(config, _begin(args, config))
+            name = episode_task_name(args.arm, task)
+            print(f'{name}: {fit.summary()}, {fit.episodes} episodes')
+            results[name] = {'goal': fit.goal, 'start': fit.start, 'r_squared': fit.r_squared,
+                             'episodes': fit.episodes, 'steps': args.steps}
+    except (ValueError, FileNotFoundError) as error:
+        print(f'error: {error}')
+        return 2
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(results, indent=1) + '\n')
+    return 0

@@ -1,0 +1,24 @@
+"""``gato-ros probe``: expert coefficients printed and written as JSON; bad options refused."""
+
+import json
+
+from gato_ros.cli import main
+
+
+def test_probe_of_the_expert_prints_and_writes_its_coefficients(tmp_path, capsys):
+    """The expert's goal coefficients are printed and written, clearly positive."""
+    path = tmp_path / 'probe.json'
+    assert main(['probe', '--policy', 'expert', '--arm', 'panda', '--tasks', 'reach_target',
+                 '--episodes', '6', '--json', str(path)]) == 0
+    assert 'panda/reach_target: x: goal +' in capsys.readouterr().out
+    result = json.loads(path.read_text())['panda/reach_target']
+    assert min(result['goal']) > 0.2 and result['episodes'] == 6 and result['steps'] == 3
+
+
+def test_probe_refuses_unknown_tasks_and_too_few_episodes(capsys):
+    """Bad options exit 2 with a message saying why."""
+    assert main(['probe', '--policy', 'expert', '--arm', 'panda', '--tasks', 'fly']) == 2
+    assert "unknown tasks ['fly']" in capsys.readouterr().out
+    assert main(['probe', '--policy', 'expert', '--arm', 'panda', '--tasks', 'reach_target',
+                 '--episodes', '2']) == 2
+    assert 'episodes must be at least 4' in capsys.readouterr().out
