@@ -98,8 +98,8 @@ def fit_goal_dependence(moved, goal_offsets, start_positions) -> GoalDependence:
     """
     moved, goals, starts = (np.asarray(a, np.float64) for a in
                             (moved, goal_offsets, start_positions))
-    if not moved.shape == goals.shape == starts.shape or moved.ndim != 2 or \
-            moved.shape[1] != 2 or len(moved) < 4:
+    well_formed = moved.shape == goals.shape == starts.shape and moved.ndim == 2
+    if not (well_formed and moved.shape[1] == 2 and len(moved) >= 4):
         raise ValueError(f'expected three (N, 2) arrays with N >= 4, got {moved.shape}, '
                          f'{goals.shape}, {starts.shape}')
     starts = starts - starts.mean(axis=0)
