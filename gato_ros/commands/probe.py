@@ -53,12 +53,14 @@ def add_arguments(parser):
     parser.add_argument('--json', metavar='PATH', help='also write the coefficients here')
 
 
-def _begin(args, config):
+def _actors(args):
+    """Return ``task -> begin`` of the probed policy; a checkpoint is loaded once for all."""
     if args.policy == 'expert':
-        return expert_actor(config.task)
+        return expert_actor
     policy = GatoPolicy.from_pretrained(args.checkpoint,
                                         PolicyConfig(action_decoding=args.action_decoding))
-    return policy_actor(policy, episode_task_name(config.arm, config.task), config.image_size)
+    return lambda task: policy_actor(policy, episode_task_name(args.arm, task),
+                                     DEFAULTS.image_size)
 
 
 def run(args):
@@ -72,11 +74,13 @@ def run(args):
     """
     results = {}
     try:
-        for task in resolve_tasks(args.tasks):
+        tasks = resolve_tasks(args.tasks)
+        actors = _actors(args)
+        for task in tasks:
             config = ProbeConfig(arm=args.arm, task=task, episodes=args.episodes,
                                  steps=args.steps, first_seed=args.first_seed,
                                  start_noise_rad=args.start_noise)
-            fit = probe_goal_dependence(config, _begin(args, config))
+            fit = probe_goal_dependence(config, actors(task))
             name = episode_task_name(args.arm, task)
             print(f'{name}: {fit.summary()}, {fit.episodes} episodes')
             results[name] = {'goal': fit.goal, 'start': fit.start, 'r_squared': fit.r_squared,

@@ -17,7 +17,7 @@ best guess (the mean goal) looks like.
 
 from dataclasses import dataclass
 
-from gato_ros.recording.sim_demos import policy_observation
+from gato_ros.recording.sim_demos import DemoConfig, policy_observation
 from gato_ros.sim.experts import apply_action, make_expert
 from gato_ros.sim.scene import ArmSim, SceneConfig
 from gato_ros.sim.tasks import make_task
@@ -47,9 +47,9 @@ class ProbeConfig:
     episodes: int = 40
     steps: int = 3
     first_seed: int = 320000
-    camera_size: tuple = (128, 128)
-    image_size: tuple = (64, 64)
-    control_rate_hz: float = 10.0
+    camera_size: tuple = DemoConfig.camera_size
+    image_size: tuple = DemoConfig.image_size
+    control_rate_hz: float = DemoConfig.control_rate_hz
     start_noise_rad: float = SceneConfig.home_noise_rad
 
     def __post_init__(self):

@@ -1,5 +1,7 @@
 """The goal probe: coefficients of a known linear motion, the expert against a blind actor."""
 
+from dataclasses import replace
+
 from gato_ros.evaluation.goal_probe import (expert_actor, fit_goal_dependence,
                                             probe_goal_dependence, ProbeConfig)
 from gato_ros.sim.tasks import list_tasks, make_task
@@ -51,6 +53,5 @@ def test_every_task_names_a_body_to_approach():
     config = ProbeConfig(arm='ur5e', task='reach_target', episodes=4, steps=1)
     for task in list_tasks():
         assert make_task(task).approach_body
-        fit = probe_goal_dependence(
-            ProbeConfig(**{**config.__dict__, 'task': task}), expert_actor(task))
+        fit = probe_goal_dependence(replace(config, task=task), expert_actor(task))
         assert fit.episodes == 4
