@@ -21,7 +21,6 @@ from gato_ros.evaluation.goal_probe import (expert_actor, policy_actor, probe_go
                                             ProbeConfig)
 from gato_ros.policy import ACTION_DECODINGS, GatoPolicy, PolicyConfig
 from gato_ros.sim.arms import list_arms
-from gato_ros.sim.scene import SceneConfig
 from gato_ros.sim.tasks import list_tasks
 
 DEFAULTS = ProbeConfig(arm='', task='')
@@ -46,7 +45,7 @@ def add_arguments(parser):
                         help='control periods from the start whose motion is fitted')
     parser.add_argument('--first-seed', type=int, default=DEFAULTS.first_seed,
                         help='seed of the first episode')
-    parser.add_argument('--start-noise', type=float, default=SceneConfig.home_noise_rad,
+    parser.add_argument('--start-noise', type=float, default=DEFAULTS.start_noise_rad,
                         metavar='RAD', help='uniform noise on every arm joint of the home pose')
     parser.add_argument('--action-decoding', choices=ACTION_DECODINGS, default='mode',
                         help="the checkpoint's choice of continuous action tokens")
