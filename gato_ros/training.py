@@ -108,6 +108,10 @@ class TrainConfig:
             fresh optimizer and schedule; ``preset``, ``normalize_by`` and
             ``text_model_path`` are then unused and ``model_overrides`` apply on top of its
             settings. None: a new model.
+        init_weights_only: take only the weights, model settings and instruction tokenizer
+            of ``init_checkpoint``, and fit statistics and task specs on this data (with
+            ``normalize_by``): for a checkpoint trained on other outputs, such as the
+            object-localization pretraining of ``collect --localization``.
 
     """
 
@@ -140,6 +144,7 @@ class TrainConfig:
     normalize_by: str = 'embodiment'
     action_input_noise_bins: float = 0.0
     init_checkpoint: str | None = None
+    init_weights_only: bool = False
 
     def __post_init__(self):
         for name in ('batch_size', 'grad_accum_steps', 'val_batches'):
@@ -164,6 +169,8 @@ class TrainConfig:
             raise ValueError(f"device takes a type ('auto', 'cpu', 'cuda', ...) without an "
                              f'index, got {self.device!r}; choose GPUs with '
                              'CUDA_VISIBLE_DEVICES or a launcher')
+        if self.init_weights_only and not self.init_checkpoint:
+            raise ValueError('init_weights_only needs an init_checkpoint')
 
 
 def learning_rate_at(step: int, config: TrainConfig) -> float:
@@ -286,19 +293,29 @@ def _initial_checkpoint(config: TrainConfig, episodes: list, train_episodes: lis
                           specs, Normalizer.fit(train_episodes, group_by=config.normalize_by),
                           TextTokenizer(config.text_model_path or DEFAULT_MODEL_PATH))
     base = Checkpoint.load(config.init_checkpoint)
+    model = GatoModel(GatoConfig.from_dict({**base.model.config.to_dict(),
+                                            **config.model_overrides}))
+    model.load_state_dict(base.model.state_dict())
+    if config.init_weights_only:
+        return Checkpoint(model, specs,
+                          Normalizer.fit(train_episodes, group_by=config.normalize_by),
+                          base.text_tokenizer)
+    _check_fine_tunable(config.init_checkpoint, base, specs)
+    return Checkpoint(model, {**base.specs, **specs}, base.normalizer, base.text_tokenizer)
+
+
+def _check_fine_tunable(path: str, base: Checkpoint, specs: dict) -> None:
+    """Raise ValueError unless the base checkpoint's statistics and specs fit these tasks."""
     uncovered = sorted(task for task in specs if not base.normalizer.covers(task))
     differing = sorted(task for task, spec in specs.items()
                        if task in base.specs and base.specs[task].to_dict() != spec.to_dict())
     if uncovered:
-        raise ValueError(f'cannot fine-tune {config.init_checkpoint}: it has no statistics '
-                         f'for tasks {uncovered}')
+        raise ValueError(f'cannot fine-tune {path}: it has no statistics for tasks '
+                         f'{uncovered} (--init-weights-from takes only its weights)')
     if differing:
-        raise ValueError(f'cannot fine-tune {config.init_checkpoint}: the observations or '
-                         f'actions of tasks {differing} differ from its own')
-    model = GatoModel(GatoConfig.from_dict({**base.model.config.to_dict(),
-                                            **config.model_overrides}))
-    model.load_state_dict(base.model.state_dict())
-    return Checkpoint(model, {**base.specs, **specs}, base.normalizer, base.text_tokenizer)
+        raise ValueError(f'cannot fine-tune {path}: the observations or actions of tasks '
+                         f'{differing} differ from its own (--init-weights-from takes only '
+                         'its weights)')
 
 
 def _split_episodes(episodes: list, val_fraction: float, seed: int) -> tuple:

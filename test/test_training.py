@@ -3,7 +3,7 @@
 import json
 
 from gato_ros.configuration_gato import GatoConfig
-from gato_ros.data import Episode, Normalizer
+from gato_ros.data import ACTION_KEY, Episode, Normalizer
 from gato_ros.policy import CHECKPOINT_FILES, GatoPolicy
 from gato_ros.text_tokenizer import TextTokenizer
 from gato_ros.training import (corrupt_action_inputs, learning_rate_at, SequenceSampler,
@@ -151,6 +151,35 @@ def test_fine_tuning_starts_from_the_checkpoint_and_keeps_its_statistics(tmp_pat
     with pytest.raises(ValueError, match=r"no statistics for tasks \['colour'\]"):
         train(_episodes(seed=8, count=2),
               _config(tmp_path / 'other', init_checkpoint=str(base), max_steps=1))
+
+
+def test_weights_only_initialization_refits_statistics_on_the_new_data(tmp_path):
+    """init_weights_only: the skill carries over to data with other statistics and tasks."""
+    mirror = [episode for episode in _episodes(seed=7) if episode.task == 'mirror']
+    base = train(mirror, _config(tmp_path / 'base', max_steps=200))
+    # The same episodes with half-size actions: standardized afresh they are the same tokens,
+    # so the trained weights act right from the first step.
+    halved = [Episode(e.observations, e.actions * 0.5, 'mirror', e.instruction, e.success)
+              for e in mirror]
+    tiny_step = {'max_steps': 1, 'learning_rate': 1e-7, 'warmup_steps': 0}
+    weights_only = train(halved, _config(tmp_path / 'weights', init_checkpoint=str(base),
+                                         init_weights_only=True, **tiny_step))
+    with_statistics = train(halved, _config(tmp_path / 'stats', init_checkpoint=str(base),
+                                            **tiny_step))
+    held_out = [Episode(e.observations, e.actions * 0.5, 'mirror', e.instruction, e.success)
+                for e in _episodes(seed=98, count=4) if e.task == 'mirror']
+    assert _accuracy(weights_only, held_out)['mirror'] >= 0.95
+    assert _accuracy(with_statistics, held_out)['mirror'] < 0.5
+    base_std, refit_std = (np.array(json.loads((out / 'gato_spec.json').read_text())[
+        'normalizer']['stats']['mirror'][ACTION_KEY]['std']) for out in (base, weights_only))
+    assert refit_std == pytest.approx(0.5 * base_std)
+    # Another task and action kind: no statistics of the base are needed.
+    colour = train([e for e in _episodes(seed=8, count=4) if e.task == 'colour'],
+                   _config(tmp_path / 'colour', init_checkpoint=str(base),
+                           init_weights_only=True, **tiny_step))
+    assert list(json.loads((colour / 'gato_spec.json').read_text())['tasks']) == ['colour']
+    with pytest.raises(ValueError, match='needs an init_checkpoint'):
+        _config(tmp_path / 'none', init_weights_only=True)
 
 
 def test_runs_twice_in_one_process_with_other_precision(tmp_path):

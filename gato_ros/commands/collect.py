@@ -11,9 +11,17 @@ checkpoint drives the arm and the expert labels each step (one DAgger round)::
 
     python -m gato_ros collect --arm panda --tasks all --episodes 30 \
         --policy-checkpoint checkpoints/demo --first-seed 300000 --out data/dagger/panda
+
+With ``--localization`` it writes one-timestep scenes labelled with where the instructed object
+is relative to the tool instead, the vision pretraining of docs/training.md ("Vision
+curriculum"; :mod:`gato_ros.recording.localization`)::
+
+    python -m gato_ros collect --localization --arm panda --tasks all --episodes 1000 \
+        --out data/locate/panda_narrow
 """
 
 from gato_ros.policy import ACTION_DECODINGS
+from gato_ros.recording.localization import collect_localization_scenes, LocalizationConfig
 from gato_ros.recording.sim_demos import collect_demonstrations, DemoConfig
 from gato_ros.sim.arms import list_arms
 from gato_ros.sim.scene import SceneConfig
@@ -46,6 +54,10 @@ def add_arguments(parser):
                         '(DAgger); every episode is kept')
     parser.add_argument('--action-decoding', choices=ACTION_DECODINGS, default='mode',
                         help="the checkpoint's choice of continuous action tokens")
+    parser.add_argument('--localization', action='store_true',
+                        help='write one-timestep start scenes labelled with the offset from '
+                        'the tool to the instructed object (x5, m), --episodes per task, '
+                        'instead of demonstrations: vision pretraining')
     parser.add_argument('--out', required=True, metavar='DIR', help='output folder')
 
 
@@ -69,25 +81,27 @@ def resolve_tasks(names):
     return tuple(names)
 
 
-def run(args):
-    """Record the demonstrations and print how many the experts failed.
+def _collect_scenes(args):
+    """Write the localization scenes; return the exit status."""
+    if args.policy_checkpoint or args.action_noise:
+        raise ValueError('--localization records start scenes: no --policy-checkpoint or '
+                         '--action-noise')
+    config = LocalizationConfig(arm=args.arm, tasks=resolve_tasks(args.tasks),
+                                scenes_per_task=args.episodes, first_seed=args.first_seed,
+                                start_noise_rad=args.start_noise)
+    for task, count in collect_localization_scenes(config, args.out).items():
+        print(f'{args.arm}/{task}: {count} localization scenes')
+    return 0
 
-    Args:
-        args: the parsed options.
 
-    Returns:
-        int: 0 on success, 2 on bad options.
-    """
-    try:
-        config = DemoConfig(arm=args.arm, tasks=resolve_tasks(args.tasks),
-                            episodes_per_task=args.episodes, first_seed=args.first_seed,
-                            action_noise=args.action_noise, start_noise_rad=args.start_noise,
-                            policy_checkpoint=args.policy_checkpoint,
-                            action_decoding=args.action_decoding)
-        counts = collect_demonstrations(config, args.out)
-    except (ValueError, FileNotFoundError) as error:
-        print(f'error: {error}')
-        return 2
+def _collect_episodes(args):
+    """Record the demonstrations, print how many the experts failed; return the exit status."""
+    config = DemoConfig(arm=args.arm, tasks=resolve_tasks(args.tasks),
+                        episodes_per_task=args.episodes, first_seed=args.first_seed,
+                        action_noise=args.action_noise, start_noise_rad=args.start_noise,
+                        policy_checkpoint=args.policy_checkpoint,
+                        action_decoding=args.action_decoding)
+    counts = collect_demonstrations(config, args.out)
     failures = ('policy failures kept' if args.policy_checkpoint
                 else 'expert failures skipped')
     for task, count in counts.items():
@@ -96,3 +110,19 @@ def run(args):
         print(f'{args.arm}/{task}: {count["kept"]} episodes kept, {count["failed"]} {failures}'
               f'{agreement}')
     return 0
+
+
+def run(args):
+    """Record demonstrations (or localization scenes) and print what was written.
+
+    Args:
+        args: the parsed options.
+
+    Returns:
+        int: 0 on success, 2 on bad options.
+    """
+    try:
+        return _collect_scenes(args) if args.localization else _collect_episodes(args)
+    except (ValueError, FileNotFoundError) as error:
+        print(f'error: {error}')
+        return 2

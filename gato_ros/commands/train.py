@@ -11,7 +11,9 @@ Episode folders come from ``gato-ros collect`` (simulated experts) or ``gato-ros
 
 Fine-tuning: ``--init-from CKPT`` starts from a trained checkpoint (its weights, settings,
 statistics and instruction tokenizer), e.g. on a lab's own recordings or on DAgger rounds from
-``gato-ros collect --policy-checkpoint``.
+``gato-ros collect --policy-checkpoint``. ``--init-weights-from CKPT`` takes only the weights
+(and settings), fitting statistics on ``--data``: BC after the object-localization
+pretraining of ``gato-ros collect --localization`` (docs/training.md, "Vision curriculum").
 
 Scaling out: the same command, started by Hugging Face Accelerate's launcher, trains
 data-parallel with one process per GPU (``--device auto``, the default, lets each process
@@ -89,10 +91,15 @@ def add_arguments(parser):
     parser.add_argument('--exclude-tasks', nargs='+', default=[], metavar='TASK',
                         help="hold tasks out: full names ('panda/press_button') or a task of "
                         "every arm ('press_button')")
-    parser.add_argument('--init-from', default=None, metavar='CKPT',
-                        help="fine-tune: start from this checkpoint's weights, settings, "
-                        'statistics and instruction tokenizer (--preset and --normalize-by '
-                        'unused)')
+    init = parser.add_mutually_exclusive_group()
+    init.add_argument('--init-from', default=None, metavar='CKPT',
+                      help="fine-tune: start from this checkpoint's weights, settings, "
+                      'statistics and instruction tokenizer (--preset and --normalize-by '
+                      'unused)')
+    init.add_argument('--init-weights-from', default=None, metavar='CKPT',
+                      help="start from this checkpoint's weights, settings and instruction "
+                      'tokenizer, with statistics fitted on --data (--preset unused): after '
+                      'collect --localization pretraining')
     parser.add_argument('--seed', type=int, default=defaults.seed)
     parser.add_argument('--resume', action='store_true',
                         help='continue from the training state in --out')
@@ -132,7 +139,8 @@ def train_config(args):
         num_threads=args.threads, seed=args.seed, resume=args.resume,
         device=args.device, mixed_precision=args.mixed_precision,
         normalize_by=args.normalize_by, action_input_noise_bins=args.action_input_noise,
-        init_checkpoint=args.init_from)
+        init_checkpoint=args.init_from or args.init_weights_from,
+        init_weights_only=args.init_weights_from is not None)
 
 
 def exclude_tasks(episodes, excluded):

@@ -181,6 +181,23 @@ def _episode_functions(config, expert, policy, task, seed):
     return expert, perturb, None
 
 
+def check_collection(count_name, count, start_noise_rad):
+    """Check the settings every simulator collection shares.
+
+    Args:
+        count_name: the name of the per-task count, for the message.
+        count: episodes or scenes per task.
+        start_noise_rad: uniform noise on each arm joint of the home pose (rad).
+
+    Raises:
+        ValueError: on a count below 1 or a start noise outside [0, pi].
+    """
+    if count < 1:
+        raise ValueError(f'{count_name} must be >= 1, got {count}')
+    if not 0.0 <= start_noise_rad <= np.pi:
+        raise ValueError(f'start_noise_rad must be in [0, pi], got {start_noise_rad}')
+
+
 def collect_demonstrations(config, out_dir, progress=True):
     """Record expert-labelled episodes of each task and save them as ``.npz`` files.
 
@@ -200,10 +217,7 @@ def collect_demonstrations(config, out_dir, progress=True):
             checkpoint that cannot act in a task.
         FileNotFoundError: when the policy checkpoint does not exist.
     """
-    if config.episodes_per_task < 1:
-        raise ValueError(f'episodes_per_task must be >= 1, got {config.episodes_per_task}')
-    if not 0.0 <= config.start_noise_rad <= np.pi:
-        raise ValueError(f'start_noise_rad must be in [0, pi], got {config.start_noise_rad}')
+    check_collection('episodes_per_task', config.episodes_per_task, config.start_noise_rad)
     policy = (GatoPolicy.from_pretrained(config.policy_checkpoint,
                                          PolicyConfig(action_decoding=config.action_decoding))
               if config.policy_checkpoint else None)

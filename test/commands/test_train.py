@@ -51,3 +51,14 @@ def test_a_prompt_probability_outside_zero_one_is_refused():
     """A share above 1 is a typo, not 'always'."""
     with pytest.raises(ValueError, match='prompt_probability must be in'):
         train_config(_parse('--prompt-probability', '2'))
+
+
+def test_initialization_options_choose_what_the_checkpoint_gives():
+    """--init-from keeps the base's statistics; --init-weights-from only its weights."""
+    fine_tune = train_config(_parse('--init-from', 'runs/base'))
+    weights = train_config(_parse('--init-weights-from', 'runs/base'))
+    assert (fine_tune.init_checkpoint, fine_tune.init_weights_only) == ('runs/base', False)
+    assert (weights.init_checkpoint, weights.init_weights_only) == ('runs/base', True)
+    assert train_config(_parse()).init_checkpoint is None
+    with pytest.raises(SystemExit):
+        _parse('--init-from', 'a', '--init-weights-from', 'b')

@@ -1,0 +1,78 @@
+"""Tests of gato_ros.recording.localization: start scenes labelled with the goal's offset."""
+
+from gato_ros.cli import main
+from gato_ros.data import Episode
+from gato_ros.recording.localization import (collect_localization_scenes,
+                                             localization_task_name, LocalizationConfig)
+from gato_ros.recording.sim_demos import collect_demonstrations, DemoConfig
+from gato_ros.sim.scene import ArmSim
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.sim
+
+# The object each task's instruction points the tool at (written out, not read from the task).
+INSTRUCTED_OBJECT = {'lift_block': 'block', 'pick_place': 'block', 'press_button': 'button_0',
+                     'push_block': 'block', 'reach_target': 'target_0',
+                     'stack_blocks': 'block_top'}
+
+
+def _load(folder):
+    return [Episode.load(path) for path in sorted(folder.glob('*.npz'))]
+
+
+def test_each_scene_is_labelled_with_where_the_instructed_object_is(tmp_path):
+    """One timestep per seed; the label is (object - tool) x 5, distractors ignored."""
+    config = LocalizationConfig(arm='ur5e', tasks=tuple(INSTRUCTED_OBJECT), scenes_per_task=2,
+                                first_seed=7)
+    assert collect_localization_scenes(config, tmp_path, progress=False) == dict.fromkeys(
+        INSTRUCTED_OBJECT, 2)
+    scenes = _load(tmp_path)
+    assert len(scenes) == 12 and all(len(scene) == 1 for scene in scenes)
+    with ArmSim('ur5e') as sim:
+        for scene, (task, seed) in zip(scenes, sorted(
+                (task, seed) for task in INSTRUCTED_OBJECT for seed in (7, 8))):
+            sim.reset(task, seed)
+            expected = 5 * (sim.body_position(INSTRUCTED_OBJECT[task]) - sim.tcp_position())
+            assert scene.task == localization_task_name('ur5e', task) == f'ur5e/locate_{task}'
+            assert scene.instruction == sim.instruction
+            np.testing.assert_allclose(scene.actions[0], expected, atol=1e-5)
+    labels = np.array([scene.actions[0] for scene in scenes])
+    assert labels.std(axis=0)[:2].min() > 0.1  # the objects move from scene to scene
+
+
+def test_a_scene_shows_what_the_policy_sees_when_that_episode_starts(tmp_path):
+    """Same seed, same pixels and joints as the first step of the expert's demonstration."""
+    collect_localization_scenes(LocalizationConfig(arm='panda', tasks=('lift_block',),
+                                                   scenes_per_task=1),
+                                tmp_path / 'scenes', progress=False)
+    collect_demonstrations(DemoConfig(arm='panda', tasks=('lift_block',), episodes_per_task=1),
+                           tmp_path / 'demos', progress=False)
+    (scene,), (demo,) = _load(tmp_path / 'scenes'), _load(tmp_path / 'demos')
+    np.testing.assert_array_equal(scene.observations['image'][0], demo.observations['image'][0])
+    np.testing.assert_allclose(scene.observations['joints'][0], demo.observations['joints'][0])
+    assert scene.instruction == demo.instruction
+
+
+@pytest.mark.parametrize('field, value, message', [
+    ('scenes_per_task', 0, 'scenes_per_task must be >= 1'),
+    ('start_noise_rad', 4.0, r'start_noise_rad must be in \[0, pi\]'),
+    ('label_scale', 0.0, 'label_scale must be positive')])
+def test_bad_settings_are_refused(tmp_path, field, value, message):
+    """Nothing is written when a setting cannot make scenes."""
+    config = LocalizationConfig(**{'arm': 'panda', 'tasks': ('reach_target',),
+                                   'scenes_per_task': 1, field: value})
+    with pytest.raises(ValueError, match=message):
+        collect_localization_scenes(config, tmp_path / 'out', progress=False)
+    assert not (tmp_path / 'out').exists()
+
+
+def test_the_collect_command_writes_scenes_and_refuses_demonstration_options(tmp_path, capsys):
+    """Collecting with --localization: start scenes only; a policy or action noise is refused."""
+    common = ['collect', '--localization', '--arm', 'panda', '--tasks', 'push_block',
+              '--episodes', '2', '--start-noise', '0.25']
+    assert main(common + ['--out', str(tmp_path / 'ok')]) == 0
+    assert 'panda/push_block: 2 localization scenes' in capsys.readouterr().out
+    assert [scene.task for scene in _load(tmp_path / 'ok')] == ['panda/locate_push_block'] * 2
+    assert main(common + ['--action-noise', '0.03', '--out', str(tmp_path / 'bad')]) == 2
+    assert 'no --policy-checkpoint or --action-noise' in capsys.readouterr().out
