@@ -6,10 +6,16 @@ Example::
 
     python -m gato_ros probe --checkpoint runs/reach --arm panda --tasks reach_target
     python -m gato_ros probe --policy expert --arm panda --tasks all
+    python -m gato_ros probe --checkpoint runs/locate --scenes data/locate/panda_wide_test
 
 ROS-free. Per task, the tool's horizontal motion over the first ``--steps`` control periods
 of ``--episodes`` episodes is fitted on the offset to the goal and on the start offset; a
 goal coefficient near 0 means the policy's motion does not depend on where the goal is.
+
+With ``--scenes DIR`` (scenes from ``gato-ros collect --localization`` that the checkpoint was
+not trained on) it scores a localization-pretrained checkpoint instead: per task, how well its
+guessed offsets to the instructed object follow the labels
+(:mod:`gato_ros.evaluation.localization_score`).
 """
 
 import json
@@ -19,7 +25,9 @@ from gato_ros.commands.collect import resolve_tasks
 from gato_ros.data import episode_task_name
 from gato_ros.evaluation.goal_probe import (expert_actor, policy_actor, probe_goal_dependence,
                                             ProbeConfig)
+from gato_ros.evaluation.localization_score import score_localization
 from gato_ros.policy import ACTION_DECODINGS, GatoPolicy, PolicyConfig
+from gato_ros.recording.dataset import load_dataset
 from gato_ros.sim.arms import list_arms
 from gato_ros.sim.tasks import list_tasks
 
@@ -36,7 +44,10 @@ def add_arguments(parser):
     source.add_argument('--checkpoint', metavar='DIR', help='policy checkpoint to probe')
     source.add_argument('--policy', choices=['expert'],
                         help='probe the scripted expert instead (the reference)')
-    parser.add_argument('--arm', choices=list_arms(), required=True, help='simulated arm')
+    parser.add_argument('--arm', choices=list_arms(),
+                        help='simulated arm (required unless --scenes)')
+    parser.add_argument('--scenes', nargs='+', metavar='DIR',
+                        help='score a localization checkpoint on these scene folders instead')
     parser.add_argument('--tasks', nargs='+', default=['all'], metavar='TASK',
                         help=f'tasks ({", ".join(list_tasks())}) or all')
     parser.add_argument('--episodes', type=int, default=DEFAULTS.episodes,
@@ -49,21 +60,58 @@ def add_arguments(parser):
                         metavar='RAD', help='uniform noise on every arm joint of the home pose')
     parser.add_argument('--action-decoding', choices=ACTION_DECODINGS, default='mode',
                         help="the checkpoint's choice of continuous action tokens")
-    parser.add_argument('--json', metavar='PATH', help='also write the coefficients here')
+    parser.add_argument('--json', metavar='PATH', help='also write the results here')
+
+
+def _load_policy(args):
+    """Return the checkpoint's policy with the chosen action decoding."""
+    return GatoPolicy.from_pretrained(args.checkpoint,
+                                      PolicyConfig(action_decoding=args.action_decoding))
 
 
 def _actors(args):
     """Return ``task -> begin`` of the probed policy; a checkpoint is loaded once for all."""
     if args.policy == 'expert':
         return expert_actor
-    policy = GatoPolicy.from_pretrained(args.checkpoint,
-                                        PolicyConfig(action_decoding=args.action_decoding))
+    policy = _load_policy(args)
     return lambda task: policy_actor(policy, episode_task_name(args.arm, task),
                                      DEFAULTS.image_size)
 
 
+def _probe_goals(args):
+    """Probe each task's goal dependence; return task -> result, printing each."""
+    if not args.arm:
+        raise ValueError('the goal probe needs --arm (or score scenes with --scenes)')
+    results = {}
+    tasks = resolve_tasks(args.tasks)
+    actors = _actors(args)
+    for task in tasks:
+        config = ProbeConfig(arm=args.arm, task=task, episodes=args.episodes,
+                             steps=args.steps, first_seed=args.first_seed,
+                             start_noise_rad=args.start_noise)
+        fit = probe_goal_dependence(config, actors(task))
+        name = episode_task_name(args.arm, task)
+        print(f'{name}: {fit.summary()}, {fit.episodes} episodes')
+        results[name] = {'goal': fit.goal, 'start': fit.start, 'r_squared': fit.r_squared,
+                         'episodes': fit.episodes, 'steps': args.steps}
+    return results
+
+
+def _score_scenes(args):
+    """Score a localization checkpoint on the scene folders; return task -> result."""
+    if args.policy == 'expert':
+        raise ValueError('--scenes scores a --checkpoint, not the expert')
+    scores = score_localization(_load_policy(args), load_dataset(args.scenes))
+    for task, score in scores.items():
+        print(f'{task}: {score.summary()}')
+    return {task: {'correlation': list(score.correlation),
+                   'median_error_m': score.median_error_m,
+                   'median_spread_m': score.median_spread_m, 'scenes': score.scenes}
+            for task, score in scores.items()}
+
+
 def run(args):
-    """Probe each task and print its coefficients.
+    """Probe each task (or score the scenes) and print the results.
 
     Args:
         args: the parsed options.
@@ -71,19 +119,8 @@ def run(args):
     Returns:
         int: 0 on success, 2 on bad options.
     """
-    results = {}
     try:
-        tasks = resolve_tasks(args.tasks)
-        actors = _actors(args)
-        for task in tasks:
-            config = ProbeConfig(arm=args.arm, task=task, episodes=args.episodes,
-                                 steps=args.steps, first_seed=args.first_seed,
-                                 start_noise_rad=args.start_noise)
-            fit = probe_goal_dependence(config, actors(task))
-            name = episode_task_name(args.arm, task)
-            print(f'{name}: {fit.summary()}, {fit.episodes} episodes')
-            results[name] = {'goal': fit.goal, 'start': fit.start, 'r_squared': fit.r_squared,
-                             'episodes': fit.episodes, 'steps': args.steps}
+        results = _score_scenes(args) if args.scenes else _probe_goals(args)
     except (ValueError, FileNotFoundError) as error:
         print(f'error: {error}')
         return 2

@@ -10,9 +10,9 @@ weights (``gato-ros train --init-weights-from``) gave the first policy that head
 Each scene is a one-timestep ``Episode``: what the policy observes when an episode of a task
 starts (the image as the ROS graph makes it, the joints, the instruction), labelled with where
 the instructed object (the task's ``approach_body``: the goal disc, the block, the top block,
-the goal button) is relative to the tool centre point, in metres times ``label_scale``, stored
-as the episode's action. Task names are ``<arm>/locate_<task>`` so that the labels never mix
-with a task's joint actions. ROS-free.
+the goal button) is relative to the tool centre point, in metres times
+:data:`LABEL_UNITS_PER_M`, stored as the episode's action. Task names are
+``<arm>/locate_<task>`` so that the labels never mix with a task's joint actions. ROS-free.
 """
 
 from dataclasses import dataclass
@@ -25,6 +25,9 @@ import numpy as np
 from tqdm import tqdm
 
 LOCATE_PREFIX = 'locate_'
+# Label units per metre: 5 brings the table's offsets to about [-1, 1], the range the action
+# tokens resolve.
+LABEL_UNITS_PER_M = 5.0
 
 
 @dataclass(frozen=True)
@@ -39,8 +42,6 @@ class LocalizationConfig:
         camera_size: (height, width) rendered by the simulated camera (px).
         image_size: (height, width) of the model's image observation (px).
         start_noise_rad: uniform noise on each arm joint of the home pose.
-        label_scale: factor from metres to label units; 5 brings the table's offsets to
-            about [-1, 1], the range the action tokens resolve.
     """
 
     arm: str
@@ -50,7 +51,6 @@ class LocalizationConfig:
     camera_size: tuple = (128, 128)
     image_size: tuple = (64, 64)
     start_noise_rad: float = SceneConfig.home_noise_rad
-    label_scale: float = 5.0
 
 
 def localization_task_name(arm, task):
@@ -87,14 +87,14 @@ def scene_episode(sim, arm, task, seed, config):
         arm: simulated arm name.
         task: simulator task name.
         seed: the scene's randomization seed.
-        config: a :class:`LocalizationConfig` (image size, label scale).
+        config: a :class:`LocalizationConfig` (its image size).
 
     Returns:
         Episode: image (1, H, W, 3) uint8, joints (1, J) float32, action (1, 3) float32.
     """
     sim.reset(task, seed)
     observation = policy_observation(sim.observation(), config.image_size)
-    label = (object_offset(sim) * config.label_scale).astype(np.float32)
+    label = (object_offset(sim) * LABEL_UNITS_PER_M).astype(np.float32)
     return Episode({key: value[None] for key, value in observation.items()},  # (1, ...)
                    label[None], localization_task_name(arm, task),              # (1, 3)
                    instruction=sim.instruction, success=True)
@@ -112,12 +112,9 @@ def collect_localization_scenes(config, out_dir, progress=True):
         dict: task -> scenes written.
 
     Raises:
-        ValueError: on a non-positive scene count, a start noise outside [0, pi] or a
-            non-positive label scale.
+        ValueError: on a non-positive scene count or a start noise outside [0, pi].
     """
     check_collection('scenes_per_task', config.scenes_per_task, config.start_noise_rad)
-    if not config.label_scale > 0:
-        raise ValueError(f'label_scale must be positive, got {config.label_scale}')
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     seeds = range(config.first_seed, config.first_seed + config.scenes_per_task)

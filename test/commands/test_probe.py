@@ -22,3 +22,24 @@ def test_probe_refuses_unknown_tasks_and_too_few_episodes(capsys):
     assert main(['probe', '--policy', 'expert', '--arm', 'panda', '--tasks', 'reach_target',
                  '--episodes', '2']) == 2
     assert 'episodes must be at least 4' in capsys.readouterr().out
+
+
+def test_scenes_score_a_localization_checkpoint(tmp_path, capsys):
+    """--scenes: a checkpoint trained on scenes is scored per task; misuse exits 2."""
+    scenes = tmp_path / 'scenes'
+    assert main(['collect', '--localization', '--arm', 'panda', '--tasks', 'reach_target',
+                 '--episodes', '4', '--out', str(scenes)]) == 0
+    checkpoint = tmp_path / 'locate'
+    assert main(['train', '--data', str(scenes), '--preset', 'gato-test', '--steps', '1',
+                 '--batch-size', '2', '--window-timesteps', '1', '--out', str(checkpoint)]) == 0
+    capsys.readouterr()
+    path = tmp_path / 'score.json'
+    assert main(['probe', '--checkpoint', str(checkpoint), '--scenes', str(scenes),
+                 '--json', str(path)]) == 0
+    assert 'panda/locate_reach_target: correlation x ' in capsys.readouterr().out
+    result = json.loads(path.read_text())['panda/locate_reach_target']
+    assert result['scenes'] == 4 and result['median_spread_m'] > 0.0
+    assert main(['probe', '--checkpoint', str(checkpoint)]) == 2
+    assert 'the goal probe needs --arm' in capsys.readouterr().out
+    assert main(['probe', '--policy', 'expert', '--scenes', str(scenes)]) == 2
+    assert 'scores a --checkpoint, not the expert' in capsys.readouterr().out

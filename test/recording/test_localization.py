@@ -56,8 +56,7 @@ def test_a_scene_shows_what_the_policy_sees_when_that_episode_starts(tmp_path):
 
 @pytest.mark.parametrize('field, value, message', [
     ('scenes_per_task', 0, 'scenes_per_task must be >= 1'),
-    ('start_noise_rad', 4.0, r'start_noise_rad must be in \[0, pi\]'),
-    ('label_scale', 0.0, 'label_scale must be positive')])
+    ('start_noise_rad', 4.0, r'start_noise_rad must be in \[0, pi\]')])
 def test_bad_settings_are_refused(tmp_path, field, value, message):
     """Nothing is written when a setting cannot make scenes."""
     config = LocalizationConfig(**{'arm': 'panda', 'tasks': ('reach_target',),
