@@ -433,11 +433,12 @@ class Normalizer:
             The fitted normalizer.
 
         Raises:
-            ValueError: if no episode is given or group_by is unknown.
+            ValueError: if no episode is given, group_by is unknown, or tasks sharing a
+                group give a key different sizes.
 
         """
         normalizer = cls({}, min_std, group_by)
-        values = {}
+        values, first_task = {}, {}
         for episode in episodes:
             spec = episode.spec()
             entries = {
@@ -445,9 +446,18 @@ class Normalizer:
                 if item.kind == 'continuous'}
             if spec.action.kind == 'continuous':
                 entries[ACTION_KEY] = episode.actions
-            group = values.setdefault(normalizer.group_of(episode.task), {})
+            name = normalizer.group_of(episode.task)
+            group = values.setdefault(name, {})
             for key, array in entries.items():
-                group.setdefault(key, []).append(np.asarray(array, np.float64))
+                arrays = group.setdefault(key, [])
+                first_task.setdefault((name, key), episode.task)
+                if arrays and arrays[0].shape[1:] != array.shape[1:]:
+                    raise ValueError(
+                        f'tasks {first_task[name, key]!r} and {episode.task!r} share the '
+                        f'statistics of {name!r} but their {key!r} values have shapes '
+                        f'{arrays[0].shape[1:]} and {array.shape[1:]}: normalize by task '
+                        '(--normalize-by task) or train them in separate runs')
+                arrays.append(np.asarray(array, np.float64))
         if not values:
             raise ValueError('Normalizer.fit needs at least one episode, got none')
         for name, per_key in values.items():

@@ -194,6 +194,20 @@ def test_normalizer_grouped_by_embodiment_shares_statistics_across_tasks():
     assert restored == normalizer and restored.group_of('panda/x') == 'panda'
 
 
+def test_normalizer_refuses_tasks_of_one_group_with_other_sizes():
+    """Joint actions and localization labels of one arm cannot share statistics."""
+    lift = Episode({'joints': np.zeros((2, 3), np.float32)}, np.zeros((2, 8), np.float32),
+                   'panda/lift_block')
+    locate = Episode({'joints': np.zeros((1, 3), np.float32)}, np.zeros((1, 3), np.float32),
+                     'panda/locate_lift_block')
+    with pytest.raises(ValueError, match=r"tasks 'panda/lift_block' and "
+                       r"'panda/locate_lift_block' share the statistics of 'panda' but their "
+                       r"'action' values have shapes \(8,\) and \(3,\): normalize by task"):
+        Normalizer.fit([lift, locate], group_by='embodiment')
+    assert Normalizer.fit([lift, locate], group_by='task').groups == [
+        'panda/lift_block', 'panda/locate_lift_block']
+
+
 def test_normalizer_without_group_by_field_reads_as_per_task():
     """Statistics saved before grouping existed load as per-task statistics."""
     data = Normalizer.fit([make_episode(5)]).to_dict()
