@@ -22,14 +22,12 @@ class LocalizationScore:
     """One task's localization quality.
 
     Attributes:
-        task: the scenes' task name (``<arm>/locate_<task>``).
         scenes: scenes scored.
         correlation: per horizontal axis, the correlation of guesses with labels.
         median_error_m: median horizontal distance between guess and label (m).
         median_spread_m: median horizontal distance of labels from their mean (m).
     """
 
-    task: str
     scenes: int
     correlation: tuple
     median_error_m: float
@@ -43,13 +41,13 @@ class LocalizationScore:
                 f'(label spread {self.median_spread_m:.3f} m), {self.scenes} scenes')
 
 
-def _score(task, guesses, labels):
+def _score(guesses, labels):
     """Return the LocalizationScore of (N, 3) guesses and labels in label units."""
     guesses, labels = guesses[:, :2] / LABEL_UNITS_PER_M, labels[:, :2] / LABEL_UNITS_PER_M
     correlation = tuple(float(np.corrcoef(guesses[:, axis], labels[:, axis])[0, 1])
                         for axis in range(len(AXES)))
     spread = np.linalg.norm(labels - labels.mean(axis=0), axis=1)
-    return LocalizationScore(task, len(labels), correlation,
+    return LocalizationScore(len(labels), correlation,
                              float(np.median(np.linalg.norm(guesses - labels, axis=1))),
                              float(np.median(spread)))
 
@@ -81,5 +79,5 @@ def score_localization(policy, scenes):
     if few or not labels:
         raise ValueError(f'scoring needs at least {MIN_SCENES} scenes per task; too few for '
                          f'{few or "every task"}')
-    return {task: _score(task, np.array(guesses[task]), np.array(labels[task]))
+    return {task: _score(np.array(guesses[task]), np.array(labels[task]))
             for task in sorted(labels)}

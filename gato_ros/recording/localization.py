@@ -79,15 +79,14 @@ def object_offset(sim):
     return sim.body_position(sim.task.approach_body) - sim.tcp_position()
 
 
-def scene_episode(sim, arm, task, seed, config):
+def scene_episode(sim, task, seed, config):
     """Reset the simulator to one scene and return it as a one-timestep episode.
 
     Args:
-        sim: an ``ArmSim`` rendering at ``config.camera_size``.
-        arm: simulated arm name.
+        sim: an ``ArmSim`` of ``config.arm`` rendering at ``config.camera_size``.
         task: simulator task name.
         seed: the scene's randomization seed.
-        config: a :class:`LocalizationConfig` (its image size).
+        config: a :class:`LocalizationConfig` (its arm and image size).
 
     Returns:
         Episode: image (1, H, W, 3) uint8, joints (1, J) float32, action (1, 3) float32.
@@ -96,7 +95,7 @@ def scene_episode(sim, arm, task, seed, config):
     observation = policy_observation(sim.observation(), config.image_size)
     label = (object_offset(sim) * LABEL_UNITS_PER_M).astype(np.float32)
     return Episode({key: value[None] for key, value in observation.items()},  # (1, ...)
-                   label[None], localization_task_name(arm, task),              # (1, 3)
+                   label[None], localization_task_name(config.arm, task),       # (1, 3)
                    instruction=sim.instruction, success=True)
 
 
@@ -124,7 +123,7 @@ def collect_localization_scenes(config, out_dir, progress=True):
                 config=SceneConfig(home_noise_rad=config.start_noise_rad)) as sim:
         for task in config.tasks:
             for seed in seeds:
-                episode = scene_episode(sim, config.arm, task, seed, config)
+                episode = scene_episode(sim, task, seed, config)
                 episode.save(out_dir / f'{config.arm}-{LOCATE_PREFIX}{task}-{seed:06d}.npz')
                 bar.update(1)
     bar.close()
