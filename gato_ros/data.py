@@ -400,12 +400,14 @@ class Normalizer:
     (``group_by='embodiment'``: all tasks ``'<arm>/<task>'`` of one arm share statistics, so an
     action token means the same joint motion in every task of that arm, and a task the model
     never saw can be standardized from its arm's statistics: Gato's prompting of new tasks).
+    Tasks whose outputs are not the arm's motions are named ``'<arm>/<kind>/<task>'`` and
+    share the statistics of their arm and kind (see :func:`task_family`).
 
     Attributes:
         stats: group -> key -> ``{'mean': [...], 'std': [...]}``; the action uses the key
             :data:`ACTION_KEY`. Stored std values are already floored at ``min_std``.
         min_std: floor applied to std so that constant dimensions do not divide by zero.
-        group_by: ``'task'`` or ``'embodiment'`` (see :func:`embodiment_of`).
+        group_by: ``'task'`` or ``'embodiment'`` (see :func:`task_family`).
 
     """
 
@@ -481,10 +483,10 @@ class Normalizer:
             task: the task name.
 
         Returns:
-            The task itself, or its embodiment when ``group_by`` is ``'embodiment'``.
+            The task itself, or its family (its arm) when ``group_by`` is ``'embodiment'``.
 
         """
-        return embodiment_of(task) if self.group_by == 'embodiment' else task
+        return task_family(task) if self.group_by == 'embodiment' else task
 
     def covers(self, task: str) -> bool:
         """Return whether the normalizer has statistics for a task (trained on or not).
@@ -587,16 +589,19 @@ class Normalizer:
             float(data['min_std']), data.get('group_by', 'task'))
 
 
-def embodiment_of(task):
-    """Return the embodiment part of a task name.
+def task_family(task):
+    """Return the family of a task name: the tasks that share statistics per embodiment.
 
     Args:
-        task: a task name, ``'<arm>/<task>'`` (see :func:`episode_task_name`) or plain.
+        task: a task name: ``'<arm>/<task>'`` (see :func:`episode_task_name`);
+            ``'<arm>/<kind>/<task>'`` for outputs other than the arm's motions, such as the
+            localization scenes of ``collect --localization``; or plain.
 
     Returns:
-        str: the part before the first ``/``; the whole name when there is none.
+        str: the part before the last ``/`` (the arm, or the arm and kind); the whole name
+        when there is none.
     """
-    return task.split('/', 1)[0]
+    return task.rsplit('/', 1)[0]
 
 
 def episode_task_name(arm, task):

@@ -95,7 +95,10 @@ class TrainConfig:
             must be the one Accelerate picks. No index: choose GPUs with CUDA_VISIBLE_DEVICES.
         mixed_precision: 'no', 'bf16' or 'fp16' autocast of the forward pass (fp16 also
             scales the loss).
-        resume: continue from ``output_dir`` if it holds a training state.
+        resume: continue from ``output_dir`` if it holds a training state, with the saved
+            run's model settings, task specs and instruction tokenizer (``preset`` and
+            ``text_model_path`` unused; ``model_overrides`` must agree with them) on the
+            same episodes.
         progress: show a tqdm progress bar.
         text_model_path: SentencePiece model of instructions; None: the shipped one.
         action_input_noise_bins: std (in bins) of noise on the continuous action ids the
@@ -284,9 +287,12 @@ def _task_specs(episodes: list) -> dict:
     return specs
 
 
-def _initial_checkpoint(config: TrainConfig, episodes: list, train_episodes: list):
-    """Return the checkpoint a run starts from: a new model, or the one to fine-tune."""
+def _initial_checkpoint(config: TrainConfig, episodes: list, train_episodes: list,
+                        resume_dir: Path | None = None):
+    """Return the checkpoint a run starts from: new, fine-tuned, or resumed (resume_dir)."""
     specs = _task_specs(episodes)
+    if resume_dir is not None:
+        return _resumed_checkpoint(resume_dir, config, specs, train_episodes)
     if not config.init_checkpoint:
         return Checkpoint(GatoModel(GatoConfig.from_preset(config.preset,
                                                            **config.model_overrides)),
@@ -302,6 +308,30 @@ def _initial_checkpoint(config: TrainConfig, episodes: list, train_episodes: lis
                           base.text_tokenizer)
     _check_fine_tunable(config.init_checkpoint, base, specs)
     return Checkpoint(model, {**base.specs, **specs}, base.normalizer, base.text_tokenizer)
+
+
+def _resumed_checkpoint(resume_dir: Path, config: TrainConfig, specs: dict,
+                        train_episodes: list) -> Checkpoint:
+    """Load the run to resume, checking that the options and episodes are the saved run's."""
+    saved = Checkpoint.load(resume_dir)
+    settings = saved.model.config.to_dict()
+    changed = {name: value for name, value in config.model_overrides.items()
+               if settings.get(name) != value}
+    if changed:
+        saved_values = {name: settings.get(name) for name in changed}
+        raise ValueError(f'cannot resume: {resume_dir} holds a model with {saved_values}, '
+                         f'asked for {changed}')
+    differing = sorted(task for task, spec in specs.items()
+                       if task not in saved.specs or saved.specs[task].to_dict() != spec.to_dict())
+    # A fine-tune keeps its base's statistics, so only a run that fitted its own can be
+    # checked against these episodes' statistics.
+    fitted_here = not config.init_checkpoint or config.init_weights_only
+    refitted = Normalizer.fit(train_episodes, group_by=saved.normalizer.group_by)
+    if differing or (fitted_here and refitted.to_dict() != saved.normalizer.to_dict()):
+        changes = f'tasks {differing}' if differing else 'normalizer statistics'
+        raise ValueError(f'cannot resume: the episodes differ from those of {resume_dir} '
+                         f'({changes} changed)')
+    return saved
 
 
 def _check_fine_tunable(path: str, base: Checkpoint, specs: dict) -> None:
@@ -531,10 +561,6 @@ def _resume_found(accelerator: Accelerator, config: TrainConfig) -> bool:
     return found
 
 
-def _architecture(config: GatoConfig) -> dict:
-    return {name: getattr(config, name) for name in GatoConfig.__annotations__}
-
-
 def _check_fits(sampler: SequenceSampler, episodes: list) -> None:
     for episode in episodes:
         text = (len(sampler.text_tokenizer.encode(episode.instruction))
@@ -590,7 +616,9 @@ def train(episodes, config: TrainConfig | None = None) -> Path:
     torch.manual_seed(config.seed)
     output_dir = Path(config.output_dir)
     train_episodes, val_episodes = _split_episodes(episodes, config.val_fraction, config.seed)
-    checkpoint = _initial_checkpoint(config, episodes, train_episodes)
+    resuming = _resume_found(accelerator, config)
+    checkpoint = _initial_checkpoint(config, episodes, train_episodes,
+                                     output_dir if resuming else None)
     model_config, normalizer = checkpoint.model.config, checkpoint.normalizer
     text_tokenizer = checkpoint.text_tokenizer
     sampler = SequenceSampler(train_episodes, normalizer, model_config, text_tokenizer,
@@ -609,16 +637,7 @@ def train(episodes, config: TrainConfig | None = None) -> Path:
     rng = np.random.default_rng(config.seed + accelerator.process_index)
     optimizer = _make_optimizer(checkpoint.model, config)
     step, history = 0, []
-    if _resume_found(accelerator, config):
-        saved = Checkpoint.load(output_dir)
-        if _architecture(saved.model.config) != _architecture(model_config):
-            raise ValueError(f'cannot resume: {output_dir} holds model '
-                             f'{_architecture(saved.model.config)}, asked for '
-                             f'{_architecture(model_config)}')
-        if saved.normalizer.to_dict() != normalizer.to_dict():
-            raise ValueError(f'cannot resume: the episodes differ from those of {output_dir} '
-                             '(normalizer statistics changed)')
-        checkpoint.model.load_state_dict(saved.model.state_dict())
+    if resuming:
         step, history = _load_training_state(output_dir / STATE_DIR, optimizer, accelerator,
                                              rng, config.seed)
     model, optimizer = accelerator.prepare(checkpoint.model.train(), optimizer)

@@ -194,18 +194,30 @@ def test_normalizer_grouped_by_embodiment_shares_statistics_across_tasks():
     assert restored == normalizer and restored.group_of('panda/x') == 'panda'
 
 
+def test_normalizer_gives_each_kind_of_output_of_an_arm_its_own_statistics():
+    """Localization labels ('<arm>/locate/<task>') never mix with the arm's joint actions."""
+    lift = Episode({'joints': np.zeros((2, 3), np.float32)}, np.ones((2, 8), np.float32),
+                   'panda/lift_block')
+    locate = Episode({'joints': np.zeros((1, 3), np.float32)}, np.full((1, 3), 4.0, np.float32),
+                     'panda/locate/lift_block')
+    normalizer = Normalizer.fit([lift, locate], group_by='embodiment')
+    assert normalizer.groups == ['panda', 'panda/locate']
+    assert normalizer.stats['panda/locate'][ACTION_KEY]['mean'] == [4.0] * 3
+    assert normalizer.group_of('panda/locate/press_button') == 'panda/locate'
+
+
 def test_normalizer_refuses_tasks_of_one_group_with_other_sizes():
-    """Joint actions and localization labels of one arm cannot share statistics."""
+    """Tasks of one arm whose actions have other sizes cannot share statistics."""
     lift = Episode({'joints': np.zeros((2, 3), np.float32)}, np.zeros((2, 8), np.float32),
                    'panda/lift_block')
-    locate = Episode({'joints': np.zeros((1, 3), np.float32)}, np.zeros((1, 3), np.float32),
-                     'panda/locate_lift_block')
+    point = Episode({'joints': np.zeros((1, 3), np.float32)}, np.zeros((1, 3), np.float32),
+                    'panda/point')
     with pytest.raises(ValueError, match=r"tasks 'panda/lift_block' and "
-                       r"'panda/locate_lift_block' share the statistics of 'panda' but their "
+                       r"'panda/point' share the statistics of 'panda' but their "
                        r"'action' values have shapes \(8,\) and \(3,\): normalize by task"):
-        Normalizer.fit([lift, locate], group_by='embodiment')
-    assert Normalizer.fit([lift, locate], group_by='task').groups == [
-        'panda/lift_block', 'panda/locate_lift_block']
+        Normalizer.fit([lift, point], group_by='embodiment')
+    assert Normalizer.fit([lift, point], group_by='task').groups == [
+        'panda/lift_block', 'panda/point']
 
 
 def test_normalizer_without_group_by_field_reads_as_per_task():

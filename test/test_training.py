@@ -100,7 +100,8 @@ def _weights(directory):
 def test_resume_continues_from_the_saved_step(tmp_path):
     """Resuming at step 6 ends with the same weights as 10 uninterrupted steps.
 
-    Action input noise is on: its draws continue from the saved data generator too.
+    Action input noise is on: its draws continue from the saved data generator too. The
+    resumed run names another preset: the saved run's model settings win.
     """
     episodes = _episodes(seed=2, count=4)
     schedule = {'max_steps': 10, 'lr_decay_steps': 10, 'warmup_steps': 3, 'batch_size': 4,
@@ -109,7 +110,8 @@ def test_resume_continues_from_the_saved_step(tmp_path):
     train(episodes, _config(tmp_path / 'resumed', **{**schedule, 'max_steps': 6}))
     meta = json.loads((tmp_path / 'resumed' / STATE_DIR / STATE_JSON_FILE).read_text())
     assert meta['step'] == 6
-    resumed = train(episodes, _config(tmp_path / 'resumed', resume=True, **schedule))
+    resumed = train(episodes, _config(tmp_path / 'resumed', resume=True, preset='gato-2m',
+                                      **schedule))
     summary = json.loads((resumed / SUMMARY_FILE).read_text())
     assert summary['start_step'] == 6 and summary['steps'] == 10
     assert [item['step'] for item in summary['history']] == list(range(1, 11))

@@ -11,6 +11,7 @@ from pathlib import Path
 from gato_ros.evaluation.report import format_table, plot_report, write_report
 from gato_ros.evaluation.runner import checkpoint_tasks, EvalConfig, evaluate
 from gato_ros.nodes.parameters import config_file
+from gato_ros.sim.tasks import list_tasks
 
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[2] / 'checkpoints' / 'demo'
 
@@ -25,6 +26,22 @@ def add_arguments(parser):
     parser.add_argument('--arms', nargs='+', default=['panda', 'ur5e'])
     parser.add_argument('--episodes', type=int, default=1, help='episodes per task and arm')
     parser.add_argument('--out', default='runs/demo', metavar='DIR')
+
+
+def simulated_tasks(tasks, arm):
+    """Return the simulator tasks among a checkpoint's tasks of one arm.
+
+    Args:
+        tasks: the checkpoint's task names (``'<arm>/<task>'``, also ``'<arm>/<kind>/<task>'``
+            such as localization scenes, which are not episodes to run).
+        arm: simulated arm name.
+
+    Returns:
+        tuple: simulator task names, in the checkpoint's order.
+    """
+    known = set(list_tasks())
+    names = (task.split('/', 1)[1] for task in tasks if task.startswith(arm + '/'))
+    return tuple(name for name in names if name in known)
 
 
 def write_gif(frames_by_task, path):
@@ -60,7 +77,7 @@ def run(args):
           'arms, closed loop through the ROS graph')
     reports = {}
     for arm in args.arms:
-        arm_tasks = tuple(t.split('/', 1)[1] for t in tasks if t.startswith(arm + '/'))
+        arm_tasks = simulated_tasks(tasks, arm)
         config = EvalConfig(arm=arm, tasks=arm_tasks, episodes=args.episodes,
                             checkpoint_path=args.checkpoint, out_dir=str(out / arm),
                             record_first_episode=True, baselines=baselines)

@@ -102,7 +102,8 @@ def add_arguments(parser):
                       'collect --localization pretraining')
     parser.add_argument('--seed', type=int, default=defaults.seed)
     parser.add_argument('--resume', action='store_true',
-                        help='continue from the training state in --out')
+                        help='continue from the training state in --out, with its model '
+                        'settings and instruction tokenizer (--preset unused)')
 
 
 def model_overrides(args):

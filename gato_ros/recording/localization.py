@@ -12,7 +12,10 @@ starts (the image as the ROS graph makes it, the joints, the instruction), label
 the instructed object (the task's ``approach_body``: the goal disc, the block, the top block,
 the goal button) is relative to the tool centre point, in metres times
 :data:`LABEL_UNITS_PER_M`, stored as the episode's action. Task names are
-``<arm>/locate_<task>`` so that the labels never mix with a task's joint actions. ROS-free.
+``<arm>/locate/<task>``: the labels get their own statistics (``gato_ros.data.task_family``),
+never mixed with the arm's joint actions. The instruction is the task's behind
+:data:`LOCATE_INSTRUCTION_PREFIX`, so that a model trained on scenes and demonstrations
+together (co-training) can tell which answer is asked of it. ROS-free.
 """
 
 from dataclasses import dataclass
@@ -24,7 +27,8 @@ from gato_ros.sim.scene import ArmSim, SceneConfig
 import numpy as np
 from tqdm import tqdm
 
-LOCATE_PREFIX = 'locate_'
+LOCATE_KIND = 'locate'
+LOCATE_INSTRUCTION_PREFIX = 'locate: '
 # Label units per metre: 5 brings the table's offsets to about [-1, 1], the range the action
 # tokens resolve.
 LABEL_UNITS_PER_M = 5.0
@@ -61,9 +65,9 @@ def localization_task_name(arm, task):
         task: simulator task name.
 
     Returns:
-        str: ``'<arm>/locate_<task>'``.
+        str: ``'<arm>/locate/<task>'``.
     """
-    return episode_task_name(arm, LOCATE_PREFIX + task)
+    return episode_task_name(arm, f'{LOCATE_KIND}/{task}')
 
 
 def object_offset(sim):
@@ -96,7 +100,7 @@ def scene_episode(sim, task, seed, config):
     label = (object_offset(sim) * LABEL_UNITS_PER_M).astype(np.float32)
     return Episode({key: value[None] for key, value in observation.items()},  # (1, ...)
                    label[None], localization_task_name(config.arm, task),       # (1, 3)
-                   instruction=sim.instruction, success=True)
+                   instruction=LOCATE_INSTRUCTION_PREFIX + sim.instruction, success=True)
 
 
 def collect_localization_scenes(config, out_dir, progress=True):
@@ -124,7 +128,7 @@ def collect_localization_scenes(config, out_dir, progress=True):
         for task in config.tasks:
             for seed in seeds:
                 episode = scene_episode(sim, task, seed, config)
-                episode.save(out_dir / f'{config.arm}-{LOCATE_PREFIX}{task}-{seed:06d}.npz')
+                episode.save(out_dir / f'{config.arm}-{LOCATE_KIND}_{task}-{seed:06d}.npz')
                 bar.update(1)
     bar.close()
     return {task: len(seeds) for task in config.tasks}

@@ -36,8 +36,8 @@ def test_scenes_score_a_localization_checkpoint(tmp_path, capsys):
     path = tmp_path / 'score.json'
     assert main(['probe', '--checkpoint', str(checkpoint), '--scenes', str(scenes),
                  '--json', str(path)]) == 0
-    assert 'panda/locate_reach_target: correlation x ' in capsys.readouterr().out
-    result = json.loads(path.read_text())['panda/locate_reach_target']
+    assert 'panda/locate/reach_target: correlation x ' in capsys.readouterr().out
+    result = json.loads(path.read_text())['panda/locate/reach_target']
     assert result['scenes'] == 4 and result['median_spread_m'] > 0.0
     assert main(['probe', '--checkpoint', str(checkpoint)]) == 2
     assert 'the goal probe needs --arm' in capsys.readouterr().out

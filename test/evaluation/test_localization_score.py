@@ -32,31 +32,31 @@ def _scenes(task, count, seed=0):
 
 def test_a_policy_that_reads_the_label_scores_perfectly_and_one_that_guesses_does_not():
     """Perfect guesses: correlation 1, error 0; guesses without the label: neither."""
-    scenes = _scenes('panda/locate_a', 40) + _scenes('panda/locate_b', 30, seed=1)
+    scenes = _scenes('panda/locate/a', 40) + _scenes('panda/locate/b', 30, seed=1)
     perfect = score_localization(ReadingPolicy(1.0), scenes)
-    assert list(perfect) == ['panda/locate_a', 'panda/locate_b']
-    assert perfect['panda/locate_b'].scenes == 30
+    assert list(perfect) == ['panda/locate/a', 'panda/locate/b']
+    assert perfect['panda/locate/b'].scenes == 30
     for score in perfect.values():
         assert score.correlation == pytest.approx((1.0, 1.0))
         assert score.median_error_m == pytest.approx(0.0, abs=1e-6)
         assert score.median_spread_m > 0.05  # labels of +-1 unit are +-0.2 m
-    guessing = score_localization(ReadingPolicy(0.0, noise_std=0.3), scenes)['panda/locate_a']
+    guessing = score_localization(ReadingPolicy(0.0, noise_std=0.3), scenes)['panda/locate/a']
     assert max(abs(value) for value in guessing.correlation) < 0.4
-    assert guessing.median_error_m > 0.5 * perfect['panda/locate_a'].median_spread_m
-    assert 'correlation x 1.00 y 1.00' in perfect['panda/locate_a'].summary()
+    assert guessing.median_error_m > 0.5 * perfect['panda/locate/a'].median_spread_m
+    assert 'correlation x 1.00 y 1.00' in perfect['panda/locate/a'].summary()
 
 
 def test_the_policy_is_told_each_scenes_task_and_instruction():
     """Instructions name the object, so every scene's reaches the policy."""
     policy = ReadingPolicy(1.0)
-    score_localization(policy, _scenes('panda/locate_a', 3))
-    assert policy.resets == [('panda/locate_a', 'find panda/locate_a')] * 3
+    score_localization(policy, _scenes('panda/locate/a', 3))
+    assert policy.resets == [('panda/locate/a', 'find panda/locate/a')] * 3
 
 
 def test_too_few_scenes_or_scenes_that_are_not_localization_are_refused():
     """Three scenes per task at least; one timestep and three label values each."""
-    with pytest.raises(ValueError, match=r"too few for \['panda/locate_a'\]"):
-        score_localization(ReadingPolicy(1.0), _scenes('panda/locate_a', 2))
+    with pytest.raises(ValueError, match=r"too few for \['panda/locate/a'\]"):
+        score_localization(ReadingPolicy(1.0), _scenes('panda/locate/a', 2))
     with pytest.raises(ValueError, match='too few for every task'):
         score_localization(ReadingPolicy(1.0), [])
     demo = Episode({'joints': np.zeros((2, 3), np.float32)}, np.zeros((2, 8), np.float32),

@@ -34,15 +34,15 @@ def test_each_scene_is_labelled_with_where_the_instructed_object_is(tmp_path):
                 (task, seed) for task in INSTRUCTED_OBJECT for seed in (7, 8))):
             sim.reset(task, seed)
             expected = 5 * (sim.body_position(INSTRUCTED_OBJECT[task]) - sim.tcp_position())
-            assert scene.task == localization_task_name('ur5e', task) == f'ur5e/locate_{task}'
-            assert scene.instruction == sim.instruction
+            assert scene.task == localization_task_name('ur5e', task) == f'ur5e/locate/{task}'
+            assert scene.instruction == 'locate: ' + sim.instruction
             np.testing.assert_allclose(scene.actions[0], expected, atol=1e-5)
     labels = np.array([scene.actions[0] for scene in scenes])
     assert labels.std(axis=0)[:2].min() > 0.1  # the objects move from scene to scene
 
 
 def test_a_scene_shows_what_the_policy_sees_when_that_episode_starts(tmp_path):
-    """Same seed, same pixels and joints as the first step of the expert's demonstration."""
+    """Same seed, pixels, joints and (asked to locate) instruction as the demonstration's start."""
     collect_localization_scenes(LocalizationConfig(arm='panda', tasks=('lift_block',),
                                                    scenes_per_task=1),
                                 tmp_path / 'scenes', progress=False)
@@ -51,7 +51,7 @@ def test_a_scene_shows_what_the_policy_sees_when_that_episode_starts(tmp_path):
     (scene,), (demo,) = _load(tmp_path / 'scenes'), _load(tmp_path / 'demos')
     np.testing.assert_array_equal(scene.observations['image'][0], demo.observations['image'][0])
     np.testing.assert_allclose(scene.observations['joints'][0], demo.observations['joints'][0])
-    assert scene.instruction == demo.instruction
+    assert scene.instruction == 'locate: ' + demo.instruction
 
 
 @pytest.mark.parametrize('field, value, message', [
@@ -72,6 +72,6 @@ def test_the_collect_command_writes_scenes_and_refuses_demonstration_options(tmp
               '--episodes', '2', '--start-noise', '0.25']
     assert main(common + ['--out', str(tmp_path / 'ok')]) == 0
     assert 'panda/push_block: 2 localization scenes' in capsys.readouterr().out
-    assert [scene.task for scene in _load(tmp_path / 'ok')] == ['panda/locate_push_block'] * 2
+    assert [scene.task for scene in _load(tmp_path / 'ok')] == ['panda/locate/push_block'] * 2
     assert main(common + ['--action-noise', '0.03', '--out', str(tmp_path / 'bad')]) == 2
     assert 'no --policy-checkpoint or --action-noise' in capsys.readouterr().out

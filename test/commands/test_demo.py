@@ -1,0 +1,12 @@
+"""Tests of gato_ros.commands.demo: which of a checkpoint's tasks the demo runs."""
+
+from gato_ros.commands.demo import simulated_tasks
+
+
+def test_only_simulator_tasks_of_the_arm_are_run():
+    """Other arms' tasks and localization scenes ('<arm>/locate/<task>') are not episodes."""
+    tasks = ['panda/lift_block', 'panda/locate/lift_block', 'panda/reach_target',
+             'ur5e/push_block', 'panda/unknown_task']
+    assert simulated_tasks(tasks, 'panda') == ('lift_block', 'reach_target')
+    assert simulated_tasks(tasks, 'ur5e') == ('push_block',)
+    assert simulated_tasks(tasks, 'fr3') == ()
