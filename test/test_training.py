@@ -184,6 +184,25 @@ def test_weights_only_initialization_refits_statistics_on_the_new_data(tmp_path)
         _config(tmp_path / 'none', init_weights_only=True)
 
 
+def test_scenes_and_demonstrations_of_one_arm_train_together(tmp_path):
+    """Co-training: '<arm>/locate/<task>' labels get their own statistics, and the instruction
+    tells the model which answer (motion or location) a sequence asks for."""
+    rng = np.random.default_rng(11)
+    mirror, locate = [], []
+    for _ in range(30):
+        joints = LEVELS[rng.integers(0, len(LEVELS), (10, 2))]
+        mirror.append(Episode({'joints': joints}, -joints, 'arm/mirror',
+                              instruction='mirror the joints', success=True))
+        label = np.concatenate([joints, np.full((10, 1), 3.0, np.float32)], axis=1)
+        locate.append(Episode({'joints': joints}, label, 'arm/locate/mirror',
+                              instruction='locate: mirror the joints', success=True))
+    out = train(mirror + locate, _config(tmp_path, max_steps=600, normalize_by='embodiment'))
+    spec = json.loads((out / 'gato_spec.json').read_text())
+    assert sorted(spec['normalizer']['stats']) == ['arm', 'arm/locate']
+    accuracy = _accuracy(out, mirror[:3] + locate[:3])
+    assert accuracy['arm/mirror'] >= 0.95 and accuracy['arm/locate/mirror'] >= 0.95, accuracy
+
+
 def test_runs_twice_in_one_process_with_other_precision(tmp_path):
     """A second run may change Accelerate settings; the summary records processes, precision."""
     episodes = _episodes(seed=6, count=2)
