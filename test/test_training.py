@@ -185,8 +185,10 @@ def test_weights_only_initialization_refits_statistics_on_the_new_data(tmp_path)
 
 
 def test_scenes_and_demonstrations_of_one_arm_train_together(tmp_path):
-    """Co-training: '<arm>/locate/<task>' labels get their own statistics, and the instruction
-    tells the model which answer (motion or location) a sequence asks for."""
+    """Co-training: '<arm>/locate/<task>' labels get their own statistics.
+
+    The instruction tells the model which answer (motion or location) a sequence asks for.
+    """
     rng = np.random.default_rng(11)
     mirror, locate = [], []
     for _ in range(30):
