@@ -328,9 +328,10 @@ def _resumed_checkpoint(resume_dir: Path, config: TrainConfig, specs: dict,
     fitted_here = not config.init_checkpoint or config.init_weights_only
     refitted = Normalizer.fit(train_episodes, group_by=saved.normalizer.group_by)
     if differing or (fitted_here and refitted.to_dict() != saved.normalizer.to_dict()):
-        changes = f'tasks {differing}' if differing else 'normalizer statistics'
+        why = (f'tasks {differing} changed' if differing else 'normalizer statistics '
+               'changed; a fine-tuned run resumes with its --init-from')
         raise ValueError(f'cannot resume: the episodes differ from those of {resume_dir} '
-                         f'({changes} changed)')
+                         f'({why})')
     return saved
 
 

@@ -90,7 +90,7 @@ def add_arguments(parser):
                         'stay clean): against copying the previous action; 0: off')
     parser.add_argument('--exclude-tasks', nargs='+', default=[], metavar='TASK',
                         help="hold tasks out: full names ('panda/press_button') or a task of "
-                        "every arm ('press_button')")
+                        "every arm ('press_button', its localization scenes too)")
     init = parser.add_mutually_exclusive_group()
     init.add_argument('--init-from', default=None, metavar='CKPT',
                       help="fine-tune: start from this checkpoint's weights, settings, "
@@ -149,8 +149,9 @@ def exclude_tasks(episodes, excluded):
 
     Args:
         episodes: the loaded episodes.
-        excluded: task names, either full (``'panda/press_button'``) or the part after the
-            arm (``'press_button'``: that task on every arm).
+        excluded: task names, either full (``'panda/press_button'``) or the last part
+            (``'press_button'``: that task on every arm, its localization scenes
+            ``'<arm>/locate/press_button'`` too).
 
     Returns:
         list: the remaining episodes.
@@ -159,7 +160,7 @@ def exclude_tasks(episodes, excluded):
         ValueError: when a name matches no episode (a typo would silently train on all).
     """
     def matches(task, name):
-        return task == name or task.split('/', 1)[-1] == name
+        return task == name or task.rsplit('/', 1)[-1] == name
 
     unmatched = [name for name in excluded if not any(matches(e.task, name) for e in episodes)]
     if unmatched:

@@ -13,14 +13,15 @@ def _episode(task):
 
 
 def test_held_out_tasks_are_dropped_by_full_name_or_on_every_arm():
-    """'press_button' drops it on every arm; a full name only on that arm."""
+    """'press_button' drops it and its scenes on every arm; a full name only on that arm."""
     episodes = [_episode(t) for t in ('panda/press_button', 'ur5e/press_button',
-                                      'panda/reach_target', 'ur5e/reach_target')]
+                                      'panda/locate/press_button', 'panda/reach_target',
+                                      'ur5e/reach_target')]
     kept = exclude_tasks(episodes, ['press_button'])
     assert [e.task for e in kept] == ['panda/reach_target', 'ur5e/reach_target']
     kept = exclude_tasks(episodes, ['ur5e/reach_target'])
     assert [e.task for e in kept] == ['panda/press_button', 'ur5e/press_button',
-                                      'panda/reach_target']
+                                      'panda/locate/press_button', 'panda/reach_target']
     assert exclude_tasks(episodes, []) == episodes
 
 
