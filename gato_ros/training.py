@@ -326,8 +326,9 @@ def _resumed_checkpoint(resume_dir: Path, config: TrainConfig, specs: dict,
     # A fine-tune keeps its base's statistics, so only a run that fitted its own can be
     # checked against these episodes' statistics.
     fitted_here = not config.init_checkpoint or config.init_weights_only
-    refitted = Normalizer.fit(train_episodes, group_by=saved.normalizer.group_by)
-    if differing or (fitted_here and refitted.to_dict() != saved.normalizer.to_dict()):
+    if differing or (fitted_here and Normalizer.fit(
+            train_episodes, group_by=saved.normalizer.group_by).to_dict()
+            != saved.normalizer.to_dict()):
         why = (f'tasks {differing} changed' if differing else 'normalizer statistics '
                'changed; a fine-tuned run resumes with its --init-from')
         raise ValueError(f'cannot resume: the episodes differ from those of {resume_dir} '
