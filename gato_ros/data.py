@@ -26,6 +26,7 @@ from typing import Iterable
 import numpy as np
 
 KINDS = ('continuous', 'discrete', 'image')
+TWIST_KIND = 'twist'
 # Key under which a task's action statistics live in a Normalizer; observation keys may not use
 # it so the two can never be confused.
 ACTION_KEY = 'action'
@@ -604,17 +605,53 @@ def task_family(task):
     return task.rsplit('/', 1)[0]
 
 
-def episode_task_name(arm, task):
+def episode_task_name(arm, task, action_space='joint'):
     """Return the task name under which an arm's episodes are stored and prompted.
 
     One model serves several arms whose joint counts differ, and specs are keyed by task, so
-    the arm is part of the name: ``panda/reach_target``.
+    the arm is part of the name: ``panda/reach_target``. Episodes whose actions are the
+    tool's Cartesian twist are ``panda/twist/reach_target``: their own statistics (see
+    :func:`task_family`), and a name that says which controller they command.
 
     Args:
         arm: simulated arm name.
         task: simulator task name.
+        action_space: ``'joint'`` (joint deltas) or ``'twist'``.
 
     Returns:
-        str: ``'<arm>/<task>'``.
+        str: ``'<arm>/<task>'`` or ``'<arm>/twist/<task>'``.
+
+    Raises:
+        ValueError: on another action space.
     """
-    return f'{arm}/{task}'
+    if action_space not in ('joint', TWIST_KIND):
+        raise ValueError(f"action_space must be 'joint' or {TWIST_KIND!r}, got {action_space!r}")
+    return f'{arm}/{task}' if action_space == 'joint' else f'{arm}/{TWIST_KIND}/{task}'
+
+
+def arm_action_space(tasks, arm):
+    """Return the action space a checkpoint acts in on one arm.
+
+    Args:
+        tasks: the checkpoint's task names.
+        arm: simulated arm name.
+
+    Returns:
+        str: ``'twist'`` when its episodes of the arm are all ``'<arm>/twist/<task>'``,
+        ``'joint'`` otherwise (also when it has none of the arm: the name then fails later).
+    """
+    spaces = {action_space_of(task) for task in tasks
+              if task.startswith(f'{arm}/') and task_family(task) in (arm, f'{arm}/{TWIST_KIND}')}
+    return TWIST_KIND if spaces == {TWIST_KIND} else 'joint'
+
+
+def action_space_of(task):
+    """Return the action space of an episode task name (see :func:`episode_task_name`).
+
+    Args:
+        task: a task name.
+
+    Returns:
+        str: ``'twist'`` for ``'<arm>/twist/<task>'``, ``'joint'`` otherwise.
+    """
+    return TWIST_KIND if task_family(task).endswith(f'/{TWIST_KIND}') else 'joint'

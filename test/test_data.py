@@ -3,7 +3,8 @@
 import json
 
 from gato_ros.data import (
-    ACTION_KEY, Episode, EpisodeSpec, load_episodes, Normalizer, TensorSpec)
+    ACTION_KEY, action_space_of, arm_action_space, Episode, episode_task_name, EpisodeSpec,
+    load_episodes, Normalizer, task_family, TensorSpec)
 import numpy as np
 import pytest
 
@@ -225,3 +226,19 @@ def test_normalizer_without_group_by_field_reads_as_per_task():
     data = Normalizer.fit([make_episode(5)]).to_dict()
     del data['group_by']
     assert Normalizer.from_dict(data).group_by == 'task'
+
+
+def test_task_names_say_the_action_space():
+    """Twist episodes are <arm>/twist/<task>, a family of their own; joint ones <arm>/<task>."""
+    assert episode_task_name('panda', 'lift_block') == 'panda/lift_block'
+    twist = episode_task_name('panda', 'lift_block', 'twist')
+    assert twist == 'panda/twist/lift_block' and task_family(twist) == 'panda/twist'
+    assert action_space_of(twist) == 'twist'
+    assert action_space_of('panda/lift_block') == 'joint'
+    assert action_space_of('panda/locate/lift_block') == 'joint'
+    with pytest.raises(ValueError, match='action_space'):
+        episode_task_name('panda', 'lift_block', 'pose')
+    twist_checkpoint = ['panda/twist/lift_block', 'panda/locate/lift_block', 'ur5e/lift_block']
+    assert arm_action_space(twist_checkpoint, 'panda') == 'twist'
+    assert arm_action_space(twist_checkpoint, 'ur5e') == 'joint'
+    assert arm_action_space(['panda/lift_block', 'panda/twist/push_block'], 'panda') == 'joint'

@@ -24,6 +24,7 @@ from gato_ros.policy import ACTION_DECODINGS
 from gato_ros.recording.localization import collect_localization_scenes, LocalizationConfig
 from gato_ros.recording.sim_demos import collect_demonstrations, DemoConfig
 from gato_ros.sim.arms import list_arms
+from gato_ros.sim.experts import ACTION_SPACES
 from gato_ros.sim.scene import SceneConfig
 from gato_ros.sim.tasks import list_tasks
 
@@ -54,6 +55,9 @@ def add_arguments(parser):
                         '(DAgger); every episode is kept')
     parser.add_argument('--action-decoding', choices=ACTION_DECODINGS, default='mode',
                         help="the checkpoint's choice of continuous action tokens")
+    parser.add_argument('--action-space', choices=ACTION_SPACES, default='joint',
+                        help="what the actions hold: joint deltas, or the tool's Cartesian "
+                        'twist (tasks <arm>/twist/<task>, run with the servo mode)')
     parser.add_argument('--localization', action='store_true',
                         help='write one-timestep start scenes labelled with the offset from '
                         'the tool to the instructed object (x5, m), --episodes per task, '
@@ -83,9 +87,9 @@ def resolve_tasks(names):
 
 def _collect_scenes(args):
     """Write the localization scenes; return the exit status."""
-    if args.policy_checkpoint or args.action_noise:
-        raise ValueError('--localization records start scenes: no --policy-checkpoint or '
-                         '--action-noise')
+    if args.policy_checkpoint or args.action_noise or args.action_space != 'joint':
+        raise ValueError('--localization records start scenes: no --policy-checkpoint, '
+                         '--action-noise or --action-space')
     config = LocalizationConfig(arm=args.arm, tasks=resolve_tasks(args.tasks),
                                 scenes_per_task=args.episodes, first_seed=args.first_seed,
                                 start_noise_rad=args.start_noise)
@@ -100,14 +104,16 @@ def _collect_episodes(args):
                         episodes_per_task=args.episodes, first_seed=args.first_seed,
                         action_noise=args.action_noise, start_noise_rad=args.start_noise,
                         policy_checkpoint=args.policy_checkpoint,
-                        action_decoding=args.action_decoding)
+                        action_decoding=args.action_decoding,
+                        action_space=args.action_space)
     counts = collect_demonstrations(config, args.out)
     failures = ('policy failures kept' if args.policy_checkpoint
                 else 'expert failures skipped')
     for task, count in counts.items():
         agreement = (f', policy/expert joint-motion cosine {count["expert_cosine"]:.2f}'
                      if 'expert_cosine' in count else '')
-        print(f'{args.arm}/{task}: {count["kept"]} episodes kept, {count["failed"]} {failures}'
+        print(f'{config.task_name(task)}: {count["kept"]} episodes kept, '
+              f'{count["failed"]} {failures}'
               f'{agreement}')
     return 0
 

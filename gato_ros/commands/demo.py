@@ -8,6 +8,7 @@ table, and writes ``runs/demo/report.json``, a bar plot and a GIF of the camera 
 import json
 from pathlib import Path
 
+from gato_ros.data import arm_action_space, episode_task_name
 from gato_ros.evaluation.report import format_table, plot_report, write_report
 from gato_ros.evaluation.runner import checkpoint_tasks, EvalConfig, evaluate
 from gato_ros.nodes.parameters import config_file
@@ -28,20 +29,22 @@ def add_arguments(parser):
     parser.add_argument('--out', default='runs/demo', metavar='DIR')
 
 
-def simulated_tasks(tasks, arm):
-    """Return the simulator tasks among a checkpoint's tasks of one arm.
+def simulated_tasks(tasks, arm, action_space='joint'):
+    """Return the simulator tasks among a checkpoint's tasks of one arm and action space.
 
     Args:
-        tasks: the checkpoint's task names (``'<arm>/<task>'``, also ``'<arm>/<kind>/<task>'``
-            such as localization scenes, which are not episodes to run).
+        tasks: the checkpoint's task names (``'<arm>/<task>'``, ``'<arm>/twist/<task>'``,
+            also ``'<arm>/<kind>/<task>'`` such as localization scenes, which are not
+            episodes to run).
         arm: simulated arm name.
+        action_space: ``'joint'`` or ``'twist'``, the episodes' action space.
 
     Returns:
         tuple: simulator task names, in the checkpoint's order.
     """
-    known = set(list_tasks())
-    names = (task.split('/', 1)[1] for task in tasks if task.startswith(arm + '/'))
-    return tuple(name for name in names if name in known)
+    names = (task.rsplit('/', 1)[-1] for task in tasks)
+    return tuple(name for name, task in zip(names, tasks)
+                 if name in list_tasks() and task == episode_task_name(arm, name, action_space))
 
 
 def write_gif(frames_by_task, path):
@@ -77,10 +80,11 @@ def run(args):
           'arms, closed loop through the ROS graph')
     reports = {}
     for arm in args.arms:
-        arm_tasks = simulated_tasks(tasks, arm)
-        config = EvalConfig(arm=arm, tasks=arm_tasks, episodes=args.episodes,
-                            checkpoint_path=args.checkpoint, out_dir=str(out / arm),
-                            record_first_episode=True, baselines=baselines)
+        action_space = arm_action_space(tasks, arm)
+        config = EvalConfig(arm=arm, tasks=simulated_tasks(tasks, arm, action_space),
+                            episodes=args.episodes, checkpoint_path=args.checkpoint,
+                            out_dir=str(out / arm), record_first_episode=True,
+                            baselines=baselines, action_space=action_space)
         report, frames = evaluate(config)
         reports[arm] = report
         plot_report(report, out / f'{arm}.png')

@@ -22,11 +22,14 @@ import json
 from pathlib import Path
 
 from gato_ros.commands.collect import resolve_tasks
+from gato_ros.data import arm_action_space
 from gato_ros.evaluation.report import format_table, plot_report, write_report
-from gato_ros.evaluation.runner import EVAL_FIRST_SEED, EvalConfig, evaluate, POLICIES
+from gato_ros.evaluation.runner import (checkpoint_tasks, EVAL_FIRST_SEED, EvalConfig, evaluate,
+                                        POLICIES)
 from gato_ros.nodes.parameters import config_file
 from gato_ros.policy import ACTION_DECODINGS
 from gato_ros.sim.arms import list_arms
+from gato_ros.sim.experts import ACTION_SPACES
 from gato_ros.sim.tasks import list_tasks
 
 BASELINES_FILE = 'baselines.json'
@@ -53,6 +56,11 @@ def add_arguments(parser):
     parser.add_argument('--action-decoding', choices=ACTION_DECODINGS, default='mode',
                         help='continuous action tokens: the most likely bin (mode) or the '
                         'expected value of the predicted distribution (mean)')
+    parser.add_argument('--action-space', choices=('auto',) + ACTION_SPACES, default='auto',
+                        help='joint: the agent commands the trajectory controller; twist: it '
+                        "runs in servo mode, commanding the arm's Cartesian velocity interface; "
+                        'auto: twist for a checkpoint trained on <arm>/twist/<task> episodes, '
+                        'else joint')
     parser.add_argument('--json', default='runs/eval/report.json', metavar='PATH',
                         help='report destination')
     parser.add_argument('--plot', default=None, metavar='PNG', help='bar plot destination')
@@ -104,6 +112,25 @@ def update_baselines(path, report, policy):
         stream.write('\n')
 
 
+def resolve_action_space(args):
+    """Return the action space of the evaluation: the option, or the checkpoint's on auto.
+
+    Args:
+        args: the parsed options.
+
+    Returns:
+        str: ``'joint'`` or ``'twist'``.
+
+    Raises:
+        FileNotFoundError: when ``auto`` has to read a checkpoint that does not exist.
+    """
+    if args.action_space != 'auto':
+        return args.action_space
+    if args.policy != 'checkpoint':
+        return 'joint'
+    return arm_action_space(checkpoint_tasks(args.checkpoint), args.arm)
+
+
 def run(args):
     """List, or evaluate and print the table.
 
@@ -126,6 +153,7 @@ def run(args):
                             checkpoint_path=args.checkpoint, first_seed=args.first_seed,
                             baselines=baselines, prompted=args.prompt,
                             action_decoding=args.action_decoding,
+                            action_space=resolve_action_space(args),
                             out_dir=str(Path(args.json).parent))
         report, _ = evaluate(config)
     except (ValueError, FileNotFoundError) as error:

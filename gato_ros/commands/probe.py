@@ -22,7 +22,7 @@ import json
 from pathlib import Path
 
 from gato_ros.commands.collect import resolve_tasks
-from gato_ros.data import episode_task_name
+from gato_ros.data import arm_action_space, episode_task_name
 from gato_ros.evaluation.goal_probe import (expert_actor, policy_actor, probe_goal_dependence,
                                             ProbeConfig)
 from gato_ros.evaluation.localization_score import score_localization
@@ -70,12 +70,17 @@ def _load_policy(args):
 
 
 def _actors(args):
-    """Return ``task -> begin`` of the probed policy; a checkpoint is loaded once for all."""
+    """Return ``task -> begin`` of the probed policy and its action space.
+
+    A checkpoint is loaded once for all tasks; one trained on ``<arm>/twist/<task>`` episodes
+    acts in twists.
+    """
     if args.policy == 'expert':
-        return expert_actor
+        return expert_actor, 'joint'
     policy = _load_policy(args)
-    return lambda task: policy_actor(policy, episode_task_name(args.arm, task),
-                                     DEFAULTS.image_size)
+    action_space = arm_action_space(policy.tasks, args.arm)
+    return (lambda task: policy_actor(policy, episode_task_name(args.arm, task, action_space),
+                                      DEFAULTS.image_size)), action_space
 
 
 def _probe_goals(args):
@@ -84,13 +89,13 @@ def _probe_goals(args):
         raise ValueError('the goal probe needs --arm (or score scenes with --scenes)')
     results = {}
     tasks = resolve_tasks(args.tasks)
-    actors = _actors(args)
+    actors, action_space = _actors(args)
     for task in tasks:
         config = ProbeConfig(arm=args.arm, task=task, episodes=args.episodes,
                              steps=args.steps, first_seed=args.first_seed,
-                             start_noise_rad=args.start_noise)
+                             start_noise_rad=args.start_noise, action_space=action_space)
         fit = probe_goal_dependence(config, actors(task))
-        name = episode_task_name(args.arm, task)
+        name = episode_task_name(args.arm, task, action_space)
         print(f'{name}: {fit.summary()}, {fit.episodes} episodes')
         results[name] = {'goal': fit.goal, 'start': fit.start, 'r_squared': fit.r_squared,
                          'episodes': fit.episodes, 'steps': args.steps}

@@ -35,13 +35,14 @@ WARM_UP_TICKS = 3
 class EpisodeDriver:
     """Drive episodes on a running evaluation graph from a helper node."""
 
-    def __init__(self, node, executor, controller_topic):
+    def __init__(self, node, executor, controller_topic, command_type=JointTrajectory):
         """Create the clients and subscriptions.
 
         Args:
             node: an rclpy node owned by the caller.
             executor: the executor spinning ``node``.
-            controller_topic: the JointTrajectory topic the agent commands.
+            controller_topic: the topic the agent commands.
+            command_type: its message type (``JointTrajectory``, ``TwistStamped``).
         """
         self._node, self._executor = node, executor
         self._reset = node.create_client(ResetEpisode, f'{SIM}/reset_episode')
@@ -59,7 +60,7 @@ class EpisodeDriver:
         self.timing_samples = []
         node.create_subscription(TaskStatus, f'{SIM}/task_status', self._on_task_status, 10)
         node.create_subscription(AgentStatus, f'{AGENT}/status', self._on_agent_status, 10)
-        node.create_subscription(JointTrajectory, controller_topic, self._on_command, 10)
+        node.create_subscription(command_type, controller_topic, self._on_command, 10)
         node.create_subscription(Image, '/camera/image_raw', self._on_image,
                                  qos_profile_sensor_data)
 

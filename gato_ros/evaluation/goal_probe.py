@@ -18,7 +18,7 @@ best guess (the mean goal) looks like.
 from dataclasses import dataclass
 
 from gato_ros.recording.sim_demos import DemoConfig, policy_observation
-from gato_ros.sim.experts import apply_action, make_expert
+from gato_ros.sim.experts import apply_action, joint_action, make_expert
 from gato_ros.sim.scene import ArmSim, SceneConfig
 from gato_ros.sim.tasks import make_task
 import numpy as np
@@ -40,6 +40,8 @@ class ProbeConfig:
         image_size: (height, width) of the model's image observation (px).
         control_rate_hz: policy rate (Hz).
         start_noise_rad: uniform noise on each arm joint of the home pose at every reset.
+        action_space: what the actor's actions hold, ``'joint'`` deltas or the tool's
+            ``'twist'``.
     """
 
     arm: str
@@ -51,6 +53,7 @@ class ProbeConfig:
     image_size: tuple = DemoConfig.image_size
     control_rate_hz: float = DemoConfig.control_rate_hz
     start_noise_rad: float = SceneConfig.home_noise_rad
+    action_space: str = 'joint'
 
     def __post_init__(self):
         if self.episodes < 4:
@@ -163,8 +166,8 @@ def probe_goal_dependence(config: ProbeConfig, begin) -> GoalDependence:
         start = sim.tcp_position()[:2].copy()
         goals.append(sim.body_position(goal_body)[:2] - start)
         for _ in range(config.steps):
-            apply_action(sim, np.asarray(act(sim.observation()), np.float64),
-                         1.0 / config.control_rate_hz)
+            action = joint_action(sim, act(sim.observation()), config.action_space)
+            apply_action(sim, action, 1.0 / config.control_rate_hz)
         moved.append(sim.tcp_position()[:2] - start)
         starts.append(start)
     return fit_goal_dependence(moved, goals, starts)

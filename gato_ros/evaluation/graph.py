@@ -16,8 +16,12 @@ import subprocess
 import sys
 
 from gato_ros.nodes.arm_params import arm_parameters
+from gato_ros.sim.experts import ExpertConfig
 import yaml
 
+# The simulated arm's command topics in twist evaluations.
+TWIST_TOPIC = '/twist_controller/commands'
+GRIPPER_TOPIC = '/gripper_controller/commands'
 # Fast DDS derives UDP ports from the domain id; ids above 232 are invalid. Evaluations pick
 # one at random from a range labs rarely use.
 EVAL_DOMAIN_IDS = range(150, 230)
@@ -37,6 +41,10 @@ class GraphConfig:
         action_decoding: inference node ``action_decoding`` (mode or mean).
         log_dir: folder of the processes' logs and the params file.
         domain_id: ROS_DOMAIN_ID of the graph; None picks one from EVAL_DOMAIN_IDS.
+        action_space: ``'joint'``: the agent commands the trajectory controller;
+            ``'twist'``: it runs in servo mode, its twists going to the simulated arm's
+            Cartesian velocity interface and its gripper commands to the gripper topic (the
+            expert baseline then publishes twists too).
     """
 
     arm: str
@@ -48,6 +56,7 @@ class GraphConfig:
     action_decoding: str = 'mode'
     log_dir: str = 'runs/eval/logs'
     domain_id: int = None
+    action_space: str = 'joint'
 
 
 def graph_parameters(config):
@@ -68,8 +77,25 @@ def graph_parameters(config):
     params['mujoco_arm']['ros__parameters'].update({
         'task': config.sim_task,
         'publish_expert_action': config.policy_source == 'action_topic',
-        'expert_rate_hz': float(config.control_rate_hz)})
+        'expert_rate_hz': float(config.control_rate_hz),
+        'expert_action_space': config.action_space})
+    if config.action_space == 'twist':
+        _use_twists(params, config.control_rate_hz)
     return params
+
+
+def _use_twists(params, control_rate_hz):
+    """Switch the agent to servo mode, commanding the simulator's twist and gripper topics."""
+    limits = ExpertConfig()
+    params['inference_node']['ros__parameters'].update({
+        'mode': 'servo', 'command_topic': TWIST_TOPIC, 'gripper_output': 'topic',
+        'gripper_topic': GRIPPER_TOPIC,
+        # The experts' speed limits: the demonstrations' twists pass unclipped.
+        'max_linear_speed_mps': limits.max_speed_m_s,
+        'max_angular_speed_radps': limits.max_angular_speed_rad_s})
+    params['mujoco_arm']['ros__parameters'].update({
+        'twist_command_topic': TWIST_TOPIC, 'gripper_command_topic': GRIPPER_TOPIC,
+        'twist_command_period_s': 1.0 / control_rate_hz})
 
 
 class RosGraph:

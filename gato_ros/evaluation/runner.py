@@ -9,9 +9,10 @@ from pathlib import Path
 
 from gato_ros.data import episode_task_name, Normalizer
 from gato_ros.evaluation.driver import EpisodeDriver
-from gato_ros.evaluation.graph import GraphConfig, RosGraph
+from gato_ros.evaluation.graph import GraphConfig, RosGraph, TWIST_TOPIC
 from gato_ros.evaluation.report import build_report
 from gato_ros.recording.sim_demos import collect_demonstrations, DemoConfig
+from gato_ros.sim.experts import check_action_space
 from gato_ros.sim.tasks import make_task
 
 # Evaluation seeds start here; `gato-ros collect` trains on seeds from 0 up.
@@ -40,6 +41,8 @@ class EvalConfig:
         prompted: after each task's unprompted episodes, run them again with the policy
             conditioned on one expert demonstration of the task (Gato's evaluation).
         action_decoding: the inference node's ``action_decoding`` (mode or mean).
+        action_space: ``'joint'`` (trajectory mode) or ``'twist'`` (servo mode; a checkpoint's
+            tasks are then ``<arm>/twist/<task>``).
     """
 
     arm: str
@@ -54,6 +57,11 @@ class EvalConfig:
     control_rate_hz: float = 10.0
     prompted: bool = False
     action_decoding: str = 'mode'
+    action_space: str = 'joint'
+
+    def task_name(self, task):
+        """Return the checkpoint task name of a simulator task."""
+        return episode_task_name(self.arm, task, self.action_space)
 
 
 def _read_spec(path):
@@ -86,27 +94,31 @@ def check_config(config):
         config: an :class:`EvalConfig`.
 
     Raises:
-        ValueError: for an unknown policy, prompting without a checkpoint, or a task the
-            checkpoint cannot act in (neither trained on nor of a trained embodiment).
+        ValueError: for an unknown policy or action space, prompting without a checkpoint,
+            or a task the checkpoint cannot act in (neither trained on nor of a trained
+            embodiment).
         FileNotFoundError: when the checkpoint does not exist.
     """
     if config.policy not in POLICIES:
         raise ValueError(f'policy must be one of {sorted(POLICIES)}, got {config.policy!r}')
+    check_action_space(config.action_space)
     if config.policy != 'checkpoint':
         if config.prompted:
             raise ValueError('prompting needs policy checkpoint')
+        if config.policy == 'random' and config.action_space != 'joint':
+            raise ValueError('the random baseline draws joint deltas: action space joint')
         return
     spec = _read_spec(config.checkpoint_path)
     normalizer = Normalizer.from_dict(spec['normalizer'])
-    missing = [episode_task_name(config.arm, t) for t in config.tasks
-               if not normalizer.covers(episode_task_name(config.arm, t))]
+    missing = [config.task_name(t) for t in config.tasks
+               if not normalizer.covers(config.task_name(t))]
     if missing:
         raise ValueError(f'checkpoint {config.checkpoint_path} cannot act in {missing}: it was '
                          f'trained on {sorted(spec["tasks"])} with '
                          f'statistics per {normalizer.group_by}')
 
 
-def make_prompts(arm, tasks, out_dir):
+def make_prompts(arm, tasks, out_dir, action_space='joint'):
     """Record one successful expert demonstration per task to prompt the policy with.
 
     The demonstrations come from the ROS-free fast path (same camera and image pipeline as
@@ -116,12 +128,14 @@ def make_prompts(arm, tasks, out_dir):
         arm: simulated arm name.
         tasks: simulator task names.
         out_dir: folder; the episodes go to its ``prompts`` subfolder.
+        action_space: what the demonstrations' actions hold (``'joint'`` or ``'twist'``).
 
     Returns:
         dict: task -> path of its demonstration ``.npz``.
     """
     folder = Path(out_dir) / 'prompts'
-    collect_demonstrations(DemoConfig(arm, tuple(tasks), 1, first_seed=PROMPT_FIRST_SEED),
+    collect_demonstrations(DemoConfig(arm, tuple(tasks), 1, first_seed=PROMPT_FIRST_SEED,
+                                      action_space=action_space),
                            folder, progress=False)
     return {task: sorted(folder.glob(f'{arm}-{task}-*.npz'))[0] for task in tasks}
 
@@ -154,6 +168,7 @@ def graph_session(graph_config, node_name='gato_eval_driver'):
     Yields:
         GraphSession: the graph, node, executor and driver.
     """
+    from geometry_msgs.msg import TwistStamped
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
 
@@ -167,7 +182,9 @@ def graph_session(graph_config, node_name='gato_eval_driver'):
         executor = SingleThreadedExecutor(context=context)
         executor.add_node(node)
         try:
-            driver = EpisodeDriver(node, executor, CONTROLLER_TOPIC)
+            driver = (EpisodeDriver(node, executor, TWIST_TOPIC, TwistStamped)
+                      if graph_config.action_space == 'twist'
+                      else EpisodeDriver(node, executor, CONTROLLER_TOPIC))
             driver.wait_until_active()
             yield GraphSession(graph, node, executor, driver)
         finally:
@@ -199,16 +216,17 @@ def evaluate(config, progress=print):
     graph_config = GraphConfig(
         arm=config.arm, policy_source=POLICIES[config.policy],
         checkpoint_path=str(config.checkpoint_path) if is_checkpoint else '',
-        task=episode_task_name(config.arm, config.tasks[0]) if is_checkpoint else '',
+        task=config.task_name(config.tasks[0]) if is_checkpoint else '',
         sim_task=config.tasks[0], control_rate_hz=config.control_rate_hz,
         action_decoding=config.action_decoding,
-        log_dir=str(Path(config.out_dir) / 'logs'))
-    prompts = make_prompts(config.arm, config.tasks, config.out_dir) if config.prompted else {}
+        log_dir=str(Path(config.out_dir) / 'logs'), action_space=config.action_space)
+    prompts = (make_prompts(config.arm, config.tasks, config.out_dir, config.action_space)
+               if config.prompted else {})
     records, frames = [], {}
     with graph_session(graph_config) as session:
         for index, task in enumerate(config.tasks):
             if is_checkpoint and index > 0:
-                session.driver.set_task(episode_task_name(config.arm, task))
+                session.driver.set_task(config.task_name(task))
             for prompt in [None] + ([prompts[task]] if task in prompts else []):
                 if prompt is not None:
                     session.driver.load_prompt(prompt.resolve())

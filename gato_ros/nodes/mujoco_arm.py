@@ -6,8 +6,17 @@ Publishes ``/joint_states`` (arm joints then the gripper finger, rad and m), cam
 ``/<controller_name>/joint_trajectory`` with joint_trajectory_controller semantics
 (:mod:`gato_ros.nodes.trajectory_following`) through position actuators; takes gripper
 position commands on a forward-controller topic; ``~/reset_episode`` starts a new episode of a
-task with a seed. Physics follows wall-clock time times ``real_time_factor``; with
-``publish_clock`` it publishes ``/clock`` so the other nodes can run on simulated time.
+task with a seed.
+
+It also has the Cartesian velocity interface many arms' drivers offer (a twist controller):
+each ``geometry_msgs/TwistStamped`` on ``twist_command_topic`` (tool centre point, base frame)
+becomes the joint motion of one ``twist_command_period_s``, by the damped least-squares step
+the scripted experts use (:func:`gato_ros.sim.experts.twist_joint_deltas`, within the joint
+velocity limits), then the arm holds: silence stops it. The inference node's ``servo`` mode
+drives it here; on a lab arm the same node drives MoveIt Servo instead.
+
+Physics follows wall-clock time times ``real_time_factor``; with ``publish_clock`` it
+publishes ``/clock`` so the other nodes can run on simulated time.
 
 Task success is latched per episode: it reads True from the first moment the task's success
 check holds until the next reset (as in Meta-World's success-at-any-time).
@@ -20,10 +29,11 @@ from gato_ros.msg import TaskStatus
 from gato_ros.nodes.parameters import declare_parameters, ParameterSpec
 from gato_ros.nodes.runner import spin_nodes
 from gato_ros.nodes.trajectory_following import TrajectoryFollower
-from gato_ros.sim.experts import make_expert
+from gato_ros.sim.experts import ExpertConfig, make_expert, twist_joint_deltas
 from gato_ros.sim.scene import ArmSim
 from gato_ros.sim.tasks import list_tasks
 from gato_ros.srv import ResetEpisode
+from geometry_msgs.msg import TwistStamped
 import numpy as np
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
@@ -34,6 +44,8 @@ from std_msgs.msg import Float32MultiArray, Float64MultiArray, Header
 from trajectory_msgs.msg import JointTrajectory
 
 NODE_NAME = 'mujoco_arm'
+# The frame twists are given in: the arm's base, the world origin of the scene.
+BASE_FRAME = 'base_link'
 LOG_THROTTLE_S = 2.0
 # Largest simulated time advanced in one physics update: after a stall (e.g. a slow render)
 # the simulation slows down rather than jumping ahead.
@@ -52,6 +64,10 @@ PARAMETERS = (
                   'the gripper joint is one of the trajectory controller joints'),
     ParameterSpec('gripper_command_topic',
                   'std_msgs/Float64MultiArray gripper position command topic (m)'),
+    ParameterSpec('twist_command_topic',
+                  'geometry_msgs/TwistStamped tool velocity command topic (base_link frame)'),
+    ParameterSpec('twist_command_period_s', 'how long one twist command moves the arm (s)',
+                  (0.001, 1.0)),
     ParameterSpec('camera', 'rendered camera: scene or wrist'),
     ParameterSpec('camera_frame_id', 'frame_id of images and camera info'),
     ParameterSpec('camera_height', 'rendered image height (px)', (16, 2048)),
@@ -65,6 +81,7 @@ PARAMETERS = (
     ParameterSpec('publish_clock', 'publish /clock from the simulation'),
     ParameterSpec('publish_expert_action', 'publish the scripted expert action'),
     ParameterSpec('expert_rate_hz', 'expert action publication rate (Hz)', RATE),
+    ParameterSpec('expert_action_space', 'expert actions: joint (deltas) or twist'),
 )
 
 
@@ -87,6 +104,10 @@ class MujocoArm(Node):
                                             arm.lower_limits[:n_controller],
                                             arm.upper_limits[:n_controller])
         self._gripper_target_m = None
+        self._twist_controller = ExpertConfig(
+            control_rate_hz=1.0 / params['twist_command_period_s'])
+        self._expert_config = ExpertConfig(control_rate_hz=params['expert_rate_hz'],
+                                           action_space=params['expert_action_space'])
         self._expert = None
         self._success = False
         self._episode = {'task': params['task'], 'seed': params['seed']}
@@ -111,6 +132,8 @@ class MujocoArm(Node):
             self._on_trajectory, 10)
         self.create_subscription(Float64MultiArray, params['gripper_command_topic'],
                                  self._on_gripper_command, 10)
+        self.create_subscription(TwistStamped, params['twist_command_topic'],
+                                 self._on_twist, 10)
         self.create_service(ResetEpisode, '~/reset_episode', self._on_reset_episode)
         self.create_timer(params['physics_update_period_s'], self._on_physics)
         self.create_timer(1.0 / params['joint_state_rate_hz'], self._publish_joint_states)
@@ -130,7 +153,7 @@ class MujocoArm(Node):
         self._sim.reset(task, seed)
         self._follower.clear()
         self._gripper_target_m = None
-        self._expert = make_expert(task)
+        self._expert = make_expert(task, self._expert_config)
         self._success = False
         self._episode = {'task': task, 'seed': int(seed)}
         self._wall_start_s = time.monotonic()
@@ -176,6 +199,26 @@ class MujocoArm(Node):
             return
         if note:
             self.get_logger().warning(note, throttle_duration_sec=LOG_THROTTLE_S)
+
+    def _on_twist(self, msg):
+        linear, angular = msg.twist.linear, msg.twist.angular
+        twist = [linear.x, linear.y, linear.z, angular.x, angular.y, angular.z]
+        try:
+            if msg.header.frame_id not in ('', BASE_FRAME):
+                raise ValueError(f'frame_id must be {BASE_FRAME!r} (or empty), got '
+                                 f'{msg.header.frame_id!r}')
+            deltas = twist_joint_deltas(self._sim, twist, self._twist_controller)
+        except ValueError as error:
+            self.get_logger().error(f'rejected twist: {error}',
+                                    throttle_duration_sec=LOG_THROTTLE_S)
+            return
+        measured = self._current_controller_positions()
+        # The gripper, when it is a controller joint, keeps its commanded target.
+        targets = self._sim.joint_targets()[:measured.size]
+        targets[:deltas.size] = measured[:deltas.size] + deltas
+        self._follower.accept(self._follower.joint_names,
+                              [self._params['twist_command_period_s']], [targets],
+                              start_time_s=self._stamp_clock_s(), current_positions=measured)
 
     def _current_controller_positions(self):
         return self._sim.joint_positions()[:len(self._follower.joint_names)]

@@ -7,7 +7,8 @@ the camera renders at the simulator node's resolution and the image observer's o
 ``crop_and_resize`` brings it to the model's input size, so a policy trained here sees the
 same pixels when it runs through ``mujoco_arm`` -> ``image_observer``.
 
-Episode task names are ``<arm>/<task>`` (:func:`gato_ros.data.episode_task_name`).
+Episode task names are ``<arm>/<task>``, or ``<arm>/twist/<task>`` when the actions are the
+tool's Cartesian twist (``action_space='twist'``; :func:`gato_ros.data.episode_task_name`).
 
 With a ``policy_checkpoint`` the collection is one round of DAgger (Ross et al. 2011): the
 trained policy drives the arm and the expert labels every state it reaches, so the data shows
@@ -23,7 +24,7 @@ from pathlib import Path
 from gato_ros.data import Episode, episode_task_name
 from gato_ros.nodes.image_conversion import crop_and_resize
 from gato_ros.policy import GatoPolicy, PolicyConfig
-from gato_ros.sim.experts import make_expert
+from gato_ros.sim.experts import ExpertConfig, make_expert
 from gato_ros.sim.rollout import make_action_noise, run_episode
 from gato_ros.sim.scene import ArmSim, SceneConfig
 import numpy as np
@@ -52,6 +53,8 @@ class DemoConfig:
             (``SceneConfig.home_noise_rad``; the default is the simulator node's). Wider
             starts make the joint angles say nothing about where the goal is, so a policy
             must find it in the image (measured: docs/training.md, "Session 4").
+        action_space: ``'joint'`` deltas or the tool's ``'twist'``: what the recorded
+            actions hold, and what a policy checkpoint's actions are read as.
     """
 
     arm: str
@@ -65,15 +68,19 @@ class DemoConfig:
     policy_checkpoint: str = ''
     action_decoding: str = 'mode'
     start_noise_rad: float = SceneConfig.home_noise_rad
+    action_space: str = 'joint'
+
+    def task_name(self, task):
+        """Return the episode task name of a simulator task (see ``episode_task_name``)."""
+        return episode_task_name(self.arm, task, self.action_space)
 
 
-def to_episode(result, arm, task, image_size):
+def to_episode(result, task_name, image_size):
     """Turn a recorded rollout into an Episode with model-sized images.
 
     Args:
         result: a recorded ``gato_ros.sim.rollout.EpisodeResult``.
-        arm: simulated arm name.
-        task: simulator task name.
+        task_name: the episode's task name (``<arm>/<task>``).
         image_size: (height, width) of the image observation (px).
 
     Returns:
@@ -84,7 +91,7 @@ def to_episode(result, arm, task, image_size):
         observations={key: np.stack([o[key] for o in observations])      # (T, ...)
                       for key in observations[0]},
         actions=np.stack(result.actions).astype(np.float32),               # (T, A)
-        task=episode_task_name(arm, task), instruction=result.instruction,
+        task=task_name, instruction=result.instruction,
         success=bool(result.success))
 
 
@@ -173,10 +180,11 @@ class ExpertLabelledRollout:
 def _episode_functions(config, expert, policy, task, seed):
     """Return the (recorded, perturb, DAgger rollout or None) of one episode."""
     if policy is not None:
-        rollout = ExpertLabelledRollout(policy, expert, episode_task_name(config.arm, task),
+        rollout = ExpertLabelledRollout(policy, expert, config.task_name(task),
                                         config.image_size)
         return rollout.label, rollout.execute, rollout
-    perturb = (make_action_noise(seed, config.action_noise, config.control_rate_hz)
+    perturb = (make_action_noise(seed, config.action_noise, config.control_rate_hz,
+                                 config.action_space)
                if config.action_noise > 0.0 else None)
     return expert, perturb, None
 
@@ -230,19 +238,22 @@ def collect_demonstrations(config, out_dir, progress=True):
                desc=f'collect {config.arm}', unit='episode')
     for task in config.tasks:
         if policy is not None:
-            policy.task_spec(episode_task_name(config.arm, task))
-        expert, kept, seed = make_expert(task), 0, config.first_seed
+            policy.task_spec(config.task_name(task))
+        expert = make_expert(task, ExpertConfig(control_rate_hz=config.control_rate_hz,
+                                                action_space=config.action_space))
+        kept, seed = 0, config.first_seed
         counts[task] = {'kept': 0, 'failed': 0}
         cosines = []
         while kept < config.episodes_per_task:
             recorded, perturb, rollout = _episode_functions(config, expert, policy, task, seed)
             result = run_episode(sim, recorded, task, seed, config.control_rate_hz,
-                                 record=True, perturb=perturb)
+                                 record=True, perturb=perturb,
+                                 action_space=config.action_space)
             cosines += rollout.cosines if rollout else []
             if not result.success:
                 counts[task]['failed'] += 1
             if result.success or policy is not None:
-                episode = to_episode(result, config.arm, task, config.image_size)
+                episode = to_episode(result, config.task_name(task), config.image_size)
                 episode.save(out_dir / f'{config.arm}-{task}-{seed:06d}.npz')
                 kept += 1
                 bar.update(1)

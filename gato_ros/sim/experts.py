@@ -5,6 +5,13 @@ float32 vector with one position delta per arm joint (rad, to be reached one con
 from now, relative to the measured position) followed by a gripper command in [0, 1]
 (1 open, 0 closed). ``apply_action`` executes one.
 
+In the ``twist`` action space (:data:`ACTION_SPACES`; the ROS servo path) the joint deltas are
+replaced by the tool centre point's Cartesian twist in the base frame: linear x, y, z (m/s)
+then angular x, y, z (rad/s), held for one control period. ``joint_action`` turns it into
+joint deltas with the same damped least-squares step the experts use, so an expert recorded
+in either space moves the arm identically. Gato's real-robot set-up acts in Cartesian space
+too; a twist means the same motion wherever the arm is and whichever arm it is.
+
 Experts read privileged simulator state (object poses) and move the tool centre point with
 damped least-squares inverse kinematics on the MuJoCo site Jacobian, one linearisation per
 control step, so the loop is closed through the measured joint positions. Grasps are
@@ -18,6 +25,22 @@ import numpy as np
 
 GRIPPER_OPEN = 1.0
 GRIPPER_CLOSED = 0.0
+ACTION_SPACES = ('joint', 'twist')
+TWIST_SIZE = 6
+
+
+def check_action_space(action_space: str) -> None:
+    """Refuse an unknown action space.
+
+    Args:
+        action_space: the name to check.
+
+    Raises:
+        ValueError: if it is not one of :data:`ACTION_SPACES`.
+
+    """
+    if action_space not in ACTION_SPACES:
+        raise ValueError(f'action_space must be one of {ACTION_SPACES}, got {action_space!r}')
 
 
 def max_arm_deltas(arm, control_period_s: float) -> np.ndarray:
@@ -105,9 +128,12 @@ class ExpertConfig:
     """Motion limits and tolerances of the scripted experts.
 
     control_rate_hz must be the rate the expert is run at: it sets how far one action moves.
+    action_space (one of :data:`ACTION_SPACES`) is what the expert's actions hold: joint deltas
+    or the tool's twist; ik_damping and nullspace_gain also turn twists into joint deltas.
     """
 
     control_rate_hz: float = 10.0
+    action_space: str = 'joint'
     max_speed_m_s: float = 0.3
     max_angular_speed_rad_s: float = 2.0
     ik_damping: float = 0.02
@@ -118,6 +144,15 @@ class ExpertConfig:
     fine_tolerance_m: float = 0.004
     gripper_settle_steps: int = 4
     waypoint_timeout_steps: int = 40
+
+    def __post_init__(self):
+        """Check the action space.
+
+        Raises:
+            ValueError: if it is not one of :data:`ACTION_SPACES`.
+
+        """
+        check_action_space(self.action_space)
 
 
 def top_down_rotation(yaw_rad: float) -> np.ndarray:
@@ -164,41 +199,92 @@ def grasp_yaw(sim, body: str) -> float:
     return float(np.pi / 4 - np.mod(np.pi / 4 - yaw, np.pi / 2))
 
 
-def ik_delta(sim, position_m, yaw_rad: float, config: ExpertConfig) -> np.ndarray:
-    """Return arm joint deltas moving the tool towards a top-down pose for one control period.
-
-    One damped least-squares step on the tool-site Jacobian, with the Cartesian error clipped
-    to the speed limits; redundant arms also drift towards their home posture in the
-    Jacobian's null space.
+def tool_twist(sim, position_m, yaw_rad: float, config: ExpertConfig) -> np.ndarray:
+    """Return the tool twist moving towards a top-down pose, within the expert's speed limits.
 
     Args:
-        sim: the ArmSim whose arm to move.
+        sim: the ArmSim whose tool to move.
         position_m: (3,) target tool centre point in the world frame.
         yaw_rad: target tool yaw (see top_down_rotation).
         config: expert limits.
 
     Returns:
-        (n_arm_joints,) joint deltas in rad, within the joints' velocity limits.
+        (6,) linear (m/s) then angular (rad/s) velocity, in the world (base) frame, that
+        closes the pose error in one control period or moves at the speed limit towards it.
 
     """
-    period_s = 1.0 / config.control_rate_hz
+    rate_hz = config.control_rate_hz
     position_error = np.asarray(position_m, float) - sim.tcp_position()
-    position_error *= min(1.0, config.max_speed_m_s * period_s
+    position_error *= min(1.0, config.max_speed_m_s / rate_hz
                           / max(np.linalg.norm(position_error), 1e-9))
     angle_error = rotation_error(sim.tcp_rotation(), top_down_rotation(yaw_rad))
-    angle_error *= min(1.0, config.max_angular_speed_rad_s * period_s
+    angle_error *= min(1.0, config.max_angular_speed_rad_s / rate_hz
                        / max(np.linalg.norm(angle_error), 1e-9))
+    return np.concatenate([position_error, angle_error]) * rate_hz
+
+
+def twist_joint_deltas(sim, twist, config: ExpertConfig = ExpertConfig()) -> np.ndarray:
+    """Return the arm joint deltas that move the tool by a twist for one control period.
+
+    One damped least-squares step on the tool-site Jacobian; redundant arms also drift
+    towards their home posture in the Jacobian's null space. The deltas are scaled down
+    together until every joint is within its velocity limit.
+
+    Args:
+        sim: the ArmSim whose arm to move.
+        twist: (6,) linear (m/s) then angular (rad/s) velocity of the tool, world frame.
+        config: the control rate, damping and null-space gain.
+
+    Returns:
+        (n_arm_joints,) joint deltas in rad, within the joints' velocity limits.
+
+    Raises:
+        ValueError: if the twist is not 6 finite values.
+
+    """
+    twist = np.asarray(twist, float)
+    if twist.shape != (TWIST_SIZE,) or not np.isfinite(twist).all():
+        raise ValueError(f'a twist must be {TWIST_SIZE} finite values, got {twist.tolist()}')
+    period_s = 1.0 / config.control_rate_hz
     jacobian = sim.tcp_jacobian()  # (6, n)
     n_joints = jacobian.shape[1]
     damped = jacobian @ jacobian.T + config.ik_damping ** 2 * np.eye(6)
     pseudo_inverse = jacobian.T @ np.linalg.inv(damped)  # (n, 6)
-    delta = pseudo_inverse @ np.concatenate([position_error, angle_error])
+    delta = pseudo_inverse @ (twist * period_s)
     if n_joints > 6:
         home = np.array(sim.arm.home_positions[:-1])
         posture = config.nullspace_gain * (home - sim.joint_positions()[:-1])
         delta += (np.eye(n_joints) - pseudo_inverse @ jacobian) @ posture
     max_delta = max_arm_deltas(sim.arm, period_s)
     return delta * min(1.0, np.min(max_delta / np.maximum(np.abs(delta), 1e-12)))
+
+
+def joint_action(sim, action, action_space: str = 'joint',
+                 config: ExpertConfig = ExpertConfig()) -> np.ndarray:
+    """Return an action of either action space as joint deltas plus the gripper command.
+
+    Args:
+        sim: the ArmSim the action is for.
+        action: joint deltas (or a twist), then the gripper command.
+        action_space: one of :data:`ACTION_SPACES`.
+        config: the control rate, damping and null-space gain of the twist conversion.
+
+    Returns:
+        float32 (n_arm_joints + 1,) joint-space action (see :func:`apply_action`).
+
+    Raises:
+        ValueError: on an unknown action space or a twist action of the wrong size.
+
+    """
+    check_action_space(action_space)
+    action = np.asarray(action, np.float32)
+    if action_space == 'joint':
+        return action
+    if action.shape != (TWIST_SIZE + 1,):
+        raise ValueError(f'a twist action is {TWIST_SIZE} twist values and a gripper command, '
+                         f'got shape {action.shape}')
+    return np.append(twist_joint_deltas(sim, action[:-1], config),
+                     action[-1]).astype(np.float32)
 
 
 class ScriptedExpert:
@@ -235,7 +321,7 @@ class ScriptedExpert:
             sim: the ArmSim to act in.
 
         Returns:
-            float32 (n_arm_joints + 1,) action.
+            float32 action in the config's action space (joint deltas or twist, then gripper).
 
         """
         if sim.episode_id != self._episode_id:
@@ -270,11 +356,13 @@ class ScriptedExpert:
             gripper: gripper command in [0, 1].
 
         Returns:
-            float32 (n_arm_joints + 1,) action.
+            float32 action in the config's action space (joint deltas or twist, then gripper).
 
         """
-        delta = ik_delta(sim, position_m, yaw_rad, self.config)
-        return np.append(delta, gripper).astype(np.float32)
+        motion = tool_twist(sim, position_m, yaw_rad, self.config)
+        if self.config.action_space == 'joint':
+            motion = twist_joint_deltas(sim, motion, self.config)
+        return np.append(motion, gripper).astype(np.float32)
 
 
 @dataclass

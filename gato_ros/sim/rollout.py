@@ -1,14 +1,16 @@
 """ROS-free closed-loop episodes: observe, ask a policy for an action, execute it, repeat.
 
 A policy function is ``policy_fn(observation, sim) -> action``: observation is
-``ArmSim.observation()`` and action follows the convention of ``gato_ros.sim.experts``.
+``ArmSim.observation()`` and action follows the convention of ``gato_ros.sim.experts``, in
+joint deltas or, with ``action_space='twist'``, the tool's twist.
 Learned policies use the observation (and ``sim.instruction``); scripted experts read the
 simulator.
 """
 
 from dataclasses import dataclass, field
 
-from gato_ros.sim.experts import apply_action, max_arm_deltas
+from gato_ros.sim.experts import (apply_action, check_action_space, ExpertConfig,
+                                  joint_action, max_arm_deltas, TWIST_SIZE)
 import numpy as np
 
 
@@ -32,7 +34,8 @@ class EpisodeResult:
 
 def run_episode(sim, policy_fn, task, seed: int, control_rate_hz: float = 10.0,
                 max_steps: int = None, record: bool = False,
-                include_images: bool = True, perturb=None) -> EpisodeResult:
+                include_images: bool = True, perturb=None,
+                action_space: str = 'joint') -> EpisodeResult:
     """Reset the simulator and run one episode until success, instability or the step limit.
 
     Args:
@@ -47,20 +50,25 @@ def run_episode(sim, policy_fn, task, seed: int, control_rate_hz: float = 10.0,
             only read the simulator, it is most of the cost).
         perturb: optional callable (action, sim) -> the action actually executed; the
             policy's own action is what gets recorded (noise-injected demonstrations).
+        action_space: what the actions hold, ``'joint'`` deltas or the tool's ``'twist'``
+            (see gato_ros.sim.experts.ACTION_SPACES).
 
     Returns:
         The EpisodeResult.
 
     Raises:
-        ValueError: if control_rate_hz or max_steps is not positive.
+        ValueError: if control_rate_hz or max_steps is not positive, or the action space is
+            unknown.
 
     """
     if not control_rate_hz > 0.0:
         raise ValueError(f'control_rate_hz must be > 0, got {control_rate_hz}')
     if max_steps is not None and max_steps < 1:
         raise ValueError(f'max_steps must be >= 1 or None, got {max_steps}')
+    check_action_space(action_space)
     sim.reset(task, seed)
     period_s = 1.0 / control_rate_hz
+    controller = ExpertConfig(control_rate_hz=control_rate_hz)
     if max_steps is None:
         max_steps = int(round(sim.task.time_limit_s * control_rate_hz))
     result = EpisodeResult(success=False, steps=0, sim_time_s=0.0, unstable=False,
@@ -71,7 +79,8 @@ def run_episode(sim, policy_fn, task, seed: int, control_rate_hz: float = 10.0,
         if record:
             result.observations.append(observation)
             result.actions.append(action)
-        apply_action(sim, action if perturb is None else perturb(action, sim), period_s)
+        executed = action if perturb is None else perturb(action, sim)
+        apply_action(sim, joint_action(sim, executed, action_space, controller), period_s)
         result.steps += 1
         result.unstable = sim.is_unstable()
         result.success = not result.unstable and sim.success()
@@ -79,8 +88,9 @@ def run_episode(sim, policy_fn, task, seed: int, control_rate_hz: float = 10.0,
     return result
 
 
-def make_action_noise(seed: int, scale: float, control_rate_hz: float = 10.0):
-    """Return a perturbation adding Gaussian noise to the joint deltas of actions.
+def make_action_noise(seed: int, scale: float, control_rate_hz: float = 10.0,
+                      action_space: str = 'joint'):
+    """Return a perturbation adding Gaussian noise to the joint deltas (or twist) of actions.
 
     Demonstrations whose executed actions are perturbed while the expert's corrections are
     recorded show the way back from the small errors a learned policy makes (noise injection
@@ -88,26 +98,33 @@ def make_action_noise(seed: int, scale: float, control_rate_hz: float = 10.0):
 
     Args:
         seed: seed of the noise generator.
-        scale: noise std as a fraction of each joint's largest delta per control period.
+        scale: noise std as a fraction of each joint's largest delta per control period (of
+            the experts' largest linear and angular speeds, for twists).
         control_rate_hz: control rate the deltas are scaled for.
+        action_space: ``'joint'`` or ``'twist'``, what the perturbed actions hold.
 
     Returns:
         A callable (action, sim) -> perturbed float32 action.
 
     Raises:
-        ValueError: if scale is negative or not finite.
+        ValueError: if scale is negative or not finite, or the action space is unknown.
 
     """
     if not (scale >= 0.0 and np.isfinite(scale)):
         raise ValueError(f'noise scale must be finite and >= 0, got {scale}')
+    check_action_space(action_space)
     rng = np.random.default_rng(seed)
     period_s = 1.0 / control_rate_hz
+    limits = ExpertConfig()
+    max_twist = np.repeat([limits.max_speed_m_s, limits.max_angular_speed_rad_s],
+                          TWIST_SIZE // 2)
 
     def perturb(action: np.ndarray, sim) -> np.ndarray:
-        """Return the action with noise on its joint deltas."""
-        max_delta = max_arm_deltas(sim.arm, period_s)
+        """Return the action with noise on its joint deltas (or twist)."""
+        largest = (max_arm_deltas(sim.arm, period_s) if action_space == 'joint'
+                   else max_twist)
         noisy = np.array(action, np.float32)
-        noisy[:-1] += (rng.normal(size=max_delta.shape) * scale * max_delta).astype(np.float32)
+        noisy[:-1] += (rng.normal(size=largest.shape) * scale * largest).astype(np.float32)
         return noisy
 
     return perturb

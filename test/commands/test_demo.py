@@ -10,3 +10,11 @@ def test_only_simulator_tasks_of_the_arm_are_run():
     assert simulated_tasks(tasks, 'panda') == ('lift_block', 'reach_target')
     assert simulated_tasks(tasks, 'ur5e') == ('push_block',)
     assert simulated_tasks(tasks, 'fr3') == ()
+
+
+def test_twist_tasks_are_run_in_the_twist_action_space():
+    """'<arm>/twist/<task>' episodes are the arm's tasks of the twist action space only."""
+    tasks = ['panda/twist/lift_block', 'panda/locate/lift_block', 'panda/push_block',
+             'panda/twist/press_button']
+    assert simulated_tasks(tasks, 'panda', 'twist') == ('lift_block', 'press_button')
+    assert simulated_tasks(tasks, 'panda') == ('push_block',)

@@ -4,6 +4,7 @@ from dataclasses import replace
 
 from gato_ros.evaluation.goal_probe import (expert_actor, fit_goal_dependence,
                                             probe_goal_dependence, ProbeConfig)
+from gato_ros.sim.experts import ExpertConfig, make_expert
 from gato_ros.sim.tasks import list_tasks, make_task
 import numpy as np
 import pytest
@@ -46,6 +47,19 @@ def test_the_expert_heads_for_the_goal_and_a_blind_actor_does_not():
     assert min(expert.goal) > 0.2 and min(expert.r_squared) > 0.9, expert
     blind = probe_goal_dependence(config, _blind_actor)
     assert max(abs(value) for value in blind.goal) < 0.05, blind
+
+
+def test_twist_actions_are_probed_as_the_motion_they_make():
+    """The expert acting in twists is probed as the same motion as in joint deltas."""
+    config = ProbeConfig(arm='panda', task='reach_target', episodes=6)
+
+    def twist_actor(sim):
+        expert = make_expert('reach_target', ExpertConfig(action_space='twist'))
+        return lambda observation: expert(observation, sim)
+
+    joint = probe_goal_dependence(config, expert_actor('reach_target'))
+    twist = probe_goal_dependence(replace(config, action_space='twist'), twist_actor)
+    assert twist.goal == pytest.approx(joint.goal, abs=1e-3)
 
 
 def test_every_task_names_a_body_to_approach():

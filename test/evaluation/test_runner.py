@@ -24,6 +24,17 @@ def test_expert_drives_the_simulator_through_the_topics(tmp_path):
     assert frames['reach_target'][0].shape == (128, 128, 3)
 
 
+def test_twist_expert_drives_the_arms_cartesian_interface_through_the_topics(tmp_path):
+    """In twist mode the relayed expert's twists and gripper commands lift the block."""
+    config = EvalConfig(arm='ur5e', tasks=('lift_block',), episodes=1, policy='expert',
+                        out_dir=str(tmp_path), action_space='twist')
+    report, _ = evaluate(config, progress=lambda line: None)
+    episode = report['episodes'][0]
+    assert episode['success'] and episode['commands'] > 3
+    params = (tmp_path / 'logs' / 'graph_params.yaml').read_text()
+    assert 'mode: servo' in params and 'expert_action_space: twist' in params
+
+
 def test_random_policy_moves_the_arm_but_does_not_succeed(tmp_path):
     """Random actions reach the arm (commands flow) yet do not lift a block."""
     config = EvalConfig(arm='ur5e', tasks=('lift_block',), episodes=1, policy='random',
@@ -56,6 +67,13 @@ def test_a_checkpoint_without_the_task_is_refused_before_starting(tmp_path):
         check_config(replace(config, policy='expert', prompted=True))
     with pytest.raises(FileNotFoundError, match='gato_spec.json'):
         check_config(replace(config, checkpoint_path=str(tmp_path / 'missing')))
+    # A joint-delta checkpoint has no twist tasks; the random baseline draws joint deltas.
+    with pytest.raises(ValueError, match="'panda/twist/reach_target'"):
+        check_config(replace(config, arm='panda', action_space='twist'))
+    with pytest.raises(ValueError, match='action_space'):
+        check_config(replace(config, arm='panda', action_space='pose'))
+    with pytest.raises(ValueError, match='random baseline'):
+        check_config(replace(config, policy='random', action_space='twist'))
 
 
 def test_a_per_embodiment_checkpoint_may_be_asked_for_new_tasks_of_its_arms(tmp_path):

@@ -132,3 +132,30 @@ def test_start_noise_sets_how_far_episodes_start_from_home(tmp_path):
         collect_demonstrations(DemoConfig(arm='panda', tasks=('reach_target',),
                                           episodes_per_task=1, start_noise_rad=-0.1),
                                tmp_path / 'bad', progress=False)
+
+
+def test_twist_demonstrations_and_a_twist_policys_round(tmp_path):
+    """Twist episodes are <arm>/twist/<task> with 6 + 1 actions; a twist checkpoint drives."""
+    config = DemoConfig(arm='panda', tasks=('reach_target',), episodes_per_task=2,
+                        action_noise=0.03, action_space='twist')
+    assert collect_demonstrations(config, tmp_path / 'expert', progress=False) == {
+        'reach_target': {'kept': 2, 'failed': 0}}
+    demos = [Episode.load(path) for path in sorted((tmp_path / 'expert').glob('*.npz'))]
+    assert [e.task for e in demos] == ['panda/twist/reach_target'] * 2
+    assert demos[0].actions.shape[1] == 7 and demos[0].observations['joints'].shape[1] == 8
+    assert np.abs(demos[0].actions[:, :3]).max() <= 0.3 + 1e-6
+    untrained = train(demos, TrainConfig(output_dir=str(tmp_path / 'ckpt'), preset='gato-test',
+                                         max_steps=1, val_fraction=0.0, eval_every=0,
+                                         progress=False))
+    dagger = DemoConfig(arm='panda', tasks=('reach_target',), episodes_per_task=1,
+                        first_seed=50, policy_checkpoint=str(untrained), action_space='twist')
+    assert collect_demonstrations(dagger, tmp_path / 'dagger', progress=False)[
+        'reach_target']['kept'] == 1
+    episode = Episode.load(next((tmp_path / 'dagger').glob('*.npz')))
+    assert episode.task == 'panda/twist/reach_target' and len(episode) == 80
+    # The checkpoint knows no joint-delta task: asked for one, it refuses.
+    with pytest.raises(ValueError, match='unknown task'):
+        collect_demonstrations(DemoConfig(arm='panda', tasks=('reach_target',),
+                                          episodes_per_task=1,
+                                          policy_checkpoint=str(untrained)), tmp_path / 'x',
+                               progress=False)

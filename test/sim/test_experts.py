@@ -1,8 +1,9 @@
 """Tests of gato_ros.sim.experts: action convention, IK helpers and scripted expert success."""
 
 from gato_ros.sim.arms import list_arms
-from gato_ros.sim.experts import (action_targets, apply_action, ExpertConfig, grasp_yaw, ik_delta,
-                                  make_expert, rotation_error, top_down_rotation)
+from gato_ros.sim.experts import (action_targets, apply_action, ExpertConfig, grasp_yaw,
+                                  joint_action, make_expert, rotation_error, tool_twist,
+                                  top_down_rotation, twist_joint_deltas)
 from gato_ros.sim.rollout import run_episode
 from gato_ros.sim.scene import ArmSim
 from gato_ros.sim.tasks import list_tasks
@@ -97,12 +98,14 @@ def test_grasp_yaw_is_the_nearest_quarter_turn_equivalent(sim):
         assert grasp_yaw(sim, 'block') == pytest.approx(expected, abs=1e-3)
 
 
-def test_ik_delta_converges_to_a_top_down_pose(sim):
-    """Applying ik_delta each period brings the tool within 5 mm and 0.02 rad of the pose."""
+def test_tool_twists_converge_to_a_top_down_pose(sim):
+    """Executing tool_twist each period brings the tool within 5 mm and 0.02 rad of the pose."""
     sim.reset('reach_target', 0)
     target, yaw = np.array([0.45, 0.12, 0.1]), 0.5
     for _ in range(30):
-        apply_action(sim, np.append(ik_delta(sim, target, yaw, ExpertConfig()), 1.0), 0.1)
+        twist = tool_twist(sim, target, yaw, ExpertConfig())
+        assert np.linalg.norm(twist[:3]) <= ExpertConfig().max_speed_m_s + 1e-9
+        apply_action(sim, joint_action(sim, np.append(twist, 1.0), 'twist'), 0.1)
     assert np.linalg.norm(sim.tcp_position() - target) < 5e-3
     assert np.linalg.norm(rotation_error(sim.tcp_rotation(), top_down_rotation(yaw))) < 0.02
 
@@ -132,3 +135,41 @@ def test_make_expert_rejects_unknown_tasks():
     """A task without an expert raises ValueError."""
     with pytest.raises(ValueError, match="no expert for task 'juggle'"):
         make_expert('juggle')
+
+
+def test_a_small_twist_moves_the_tool_by_twist_times_period(sim):
+    """5 cm/s along y for one 0.1 s period moves the tool ~5 mm along y, little else."""
+    sim.reset('reach_target', 0)
+    start = sim.tcp_position()
+    twist = np.array([0.0, 0.05, 0.0, 0.0, 0.0, 0.0])
+    apply_action(sim, np.append(twist_joint_deltas(sim, twist), 1.0), 0.1)
+    moved = sim.tcp_position() - start
+    assert moved[1] == pytest.approx(0.005, abs=1e-3)
+    assert np.abs(moved[[0, 2]]).max() < 1e-3
+
+
+@pytest.mark.parametrize('task', list_tasks())
+def test_experts_move_the_arm_alike_in_both_action_spaces(sim, task):
+    """Twist actions, turned into joint deltas, are the joint expert's: same episodes."""
+    for seed in range(3):
+        episodes = [run_episode(sim, make_expert(task, ExpertConfig(action_space=space)), task,
+                                seed, record=True, include_images=False, action_space=space)
+                    for space in ('joint', 'twist')]
+        assert [e.steps for e in episodes] == [episodes[0].steps] * 2
+        assert episodes[1].success == episodes[0].success
+        assert np.array(episodes[1].actions).shape == (episodes[0].steps, 7)
+        np.testing.assert_allclose(episodes[1].observations[-1]['joints'],
+                                   episodes[0].observations[-1]['joints'], atol=1e-4)
+
+
+def test_joint_action_refuses_bad_twists(sim):
+    """Wrong size, NaN and an unknown action space are refused with a message."""
+    sim.reset('reach_target', 0)
+    with pytest.raises(ValueError, match='twist values and a gripper'):
+        joint_action(sim, np.zeros(5), 'twist')
+    with pytest.raises(ValueError, match='finite'):
+        joint_action(sim, np.append(np.full(6, np.nan), 1.0), 'twist')
+    with pytest.raises(ValueError, match='action_space'):
+        joint_action(sim, np.zeros(7), 'cartesian')
+    with pytest.raises(ValueError, match='action_space'):
+        ExpertConfig(action_space='cartesian')

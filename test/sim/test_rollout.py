@@ -55,6 +55,21 @@ def test_perturbed_episode_records_the_policy_action_and_executes_the_noisy_one(
         make_action_noise(0, -0.1)
 
 
+def test_twist_noise_is_a_fraction_of_the_experts_speed_limits(sim):
+    """Twist noise: std = scale x 0.3 m/s (linear), x 2 rad/s (angular); gripper untouched."""
+    sim.reset('reach_target', 0)
+    noise = make_action_noise(seed=1, scale=0.1, action_space='twist')
+    action = np.append(np.zeros(6), 1.0).astype(np.float32)
+    noisy = np.array([noise(action, sim) for _ in range(2000)])
+    assert noisy.shape == (2000, 7) and np.all(noisy[:, -1] == 1.0)
+    np.testing.assert_allclose(noisy[:, :3].std(axis=0), 0.03, rtol=0.1)
+    np.testing.assert_allclose(noisy[:, 3:6].std(axis=0), 0.2, rtol=0.1)
+    with pytest.raises(ValueError, match='action_space'):
+        make_action_noise(0, 0.1, action_space='cartesian')
+    with pytest.raises(ValueError, match='action_space'):
+        run_episode(sim, make_expert('reach_target'), 'reach_target', 0, action_space='pose')
+
+
 def test_episode_stops_at_max_steps_and_skips_images_on_request(sim):
     """max_steps bounds the episode; include_images=False leaves images out."""
     result = run_episode(sim, make_random_policy(0), 'pick_place', 0, control_rate_hz=20.0,
