@@ -10,10 +10,16 @@ simulated episodes under). Every other argument of agent.launch.py (``checkpoint
 
 ``use_sim_time:=true`` makes the simulator publish ``/clock`` and every other node follow it,
 so ``real_time_factor`` can slow down or speed up the whole loop consistently.
+
+``twist_actions:=true`` runs a checkpoint trained on the tool's Cartesian twists
+(``collect --action-space twist``): the agent runs checkpoint task ``<arm>/twist/<task>`` in
+servo mode and commands the simulator's Cartesian velocity interface
+(``/twist_controller/commands``) and its gripper topic.
 """
 
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, GroupAction, IncludeLaunchDescription
+from launch.conditions import IfCondition, UnlessCondition
 from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
@@ -46,12 +52,21 @@ def generate_launch_description():
         PythonLaunchDescriptionSource(
             PathJoinSubstitution([share, 'launch', 'robot_description.launch.py'])),
         launch_arguments={'arm': arm, 'use_sim_time': use_sim_time, 'gui': 'false'}.items())
-    agent = IncludeLaunchDescription(
+    params_file = [PathJoinSubstitution([share, 'config', 'arms', arm]), '.yaml']
+    twist_actions = LaunchConfiguration('twist_actions')
+    joint_agent = IncludeLaunchDescription(
         PythonLaunchDescriptionSource(PathJoinSubstitution([share, 'launch', 'agent.launch.py'])),
+        condition=UnlessCondition(twist_actions),
         launch_arguments={
-            'params_file': [PathJoinSubstitution([share, 'config', 'arms', arm]), '.yaml'],
-            'task': [arm, '/', task],
+            'params_file': params_file, 'task': [arm, '/', task],
             'use_sim_time': use_sim_time}.items())
+    twist_agent = IncludeLaunchDescription(
+        PythonLaunchDescriptionSource(PathJoinSubstitution([share, 'launch', 'agent.launch.py'])),
+        condition=IfCondition(twist_actions),
+        launch_arguments={
+            'params_file': params_file, 'task': [arm, '/twist/', task],
+            'use_sim_time': use_sim_time, 'mode': 'servo',
+            'command_topic': '/twist_controller/commands', 'gripper_output': 'topic'}.items())
     return LaunchDescription([
         DeclareLaunchArgument(
             'arm', default_value='panda', choices=['panda', 'ur5e'],
@@ -71,8 +86,12 @@ def generate_launch_description():
         DeclareLaunchArgument(
             'use_sim_time', default_value='false',
             description='simulator publishes /clock and the other nodes follow it'),
+        DeclareLaunchArgument(
+            'twist_actions', default_value='false', choices=['true', 'false'],
+            description='the checkpoint acts in Cartesian twists (<arm>/twist/<task>): servo '
+                        "mode on the simulator's twist interface"),
         simulator,
         description,
         # Scoped: the agent's 'task' (<arm>/<task>) must not replace the simulator's outside.
-        GroupAction(scoped=True, actions=[agent]),
+        GroupAction(scoped=True, actions=[joint_agent, twist_agent]),
     ])

@@ -16,7 +16,6 @@ import subprocess
 import sys
 
 from gato_ros.nodes.arm_params import arm_parameters
-from gato_ros.sim.experts import ExpertConfig
 import yaml
 
 # The simulated arm's command topics in twist evaluations.
@@ -86,13 +85,9 @@ def graph_parameters(config):
 
 def _use_twists(params, control_rate_hz):
     """Switch the agent to servo mode, commanding the simulator's twist and gripper topics."""
-    limits = ExpertConfig()
     params['inference_node']['ros__parameters'].update({
         'mode': 'servo', 'command_topic': TWIST_TOPIC, 'gripper_output': 'topic',
-        'gripper_topic': GRIPPER_TOPIC,
-        # The experts' speed limits: the demonstrations' twists pass unclipped.
-        'max_linear_speed_mps': limits.max_speed_m_s,
-        'max_angular_speed_radps': limits.max_angular_speed_rad_s})
+        'gripper_topic': GRIPPER_TOPIC})
     params['mujoco_arm']['ros__parameters'].update({
         'twist_command_topic': TWIST_TOPIC, 'gripper_command_topic': GRIPPER_TOPIC,
         'twist_command_period_s': 1.0 / control_rate_hz})

@@ -2,16 +2,19 @@
 
 The joint names, position limits, per-period step limits and gripper range of the observer,
 inference and simulator nodes all come from the arm's URDF (via ``gato_ros.sim.arms``), so
-they cannot drift apart. ``config/arms/<arm>.yaml`` holds the result as a ready params file
-for ``ros2 launch``; a test keeps those files equal to what this module computes.
+they cannot drift apart; the servo-mode speed limits are the scripted experts'.
+``config/arms/<arm>.yaml`` holds the result as a ready params file for ``ros2 launch``; a test
+keeps those files equal to what this module computes.
 """
 
 from gato_ros.sim.arms import load_arm
+from gato_ros.sim.experts import ExpertConfig
 import yaml
 
 # Scale of the URDF velocity limits allowed per control period: the safety filter's step
 # limit. 1.0 lets the agent move as fast as the arm's datasheet (and the scripted experts).
 VELOCITY_SCALE = 1.0
+EXPERT_LIMITS = ExpertConfig()
 
 
 def arm_parameters(arm_name, control_rate_hz=10.0):
@@ -47,6 +50,10 @@ def arm_parameters(arm_name, control_rate_hz=10.0):
         'gripper_open_position': float(arm.upper_limits[-1]),
         'gripper_max_step': per_period(arm.max_velocities[-1]),
         'servo_frame_id': 'base_link',
+        # Servo mode: the scripted experts' Cartesian speed limits, so the twists of their
+        # demonstrations pass unclipped.
+        'max_linear_speed_mps': EXPERT_LIMITS.max_speed_m_s,
+        'max_angular_speed_radps': EXPERT_LIMITS.max_angular_speed_rad_s,
     }
     return {
         'joint_state_observer': {'ros__parameters': {'joint_names': list(arm.joint_names)}},

@@ -42,15 +42,19 @@ def _of_type(description, kind_name):
     return [entity for entity in description.entities if type(entity).__name__ == kind_name]
 
 
-def _included_agent(description):
-    """Return the agent include of a description, checking it sits in a scoped group."""
+def _included_agent(description, context=None):
+    """Return the agent include of a description, checking it sits in a scoped group.
+
+    With a context, the one include whose condition holds there (sim_agent has two).
+    """
     (group,) = _of_type(description, 'GroupAction')
     kinds = [type(entity).__name__ for entity in group.get_sub_entities()]
     # A scoped group pushes the launch configurations before its actions and pops them after.
     assert (kinds.index('PushLaunchConfigurations') < kinds.index('IncludeLaunchDescription')
             < kinds.index('PopLaunchConfigurations'))
     (agent,) = [entity for entity in group.get_sub_entities()
-                if type(entity).__name__ == 'IncludeLaunchDescription']
+                if type(entity).__name__ == 'IncludeLaunchDescription'
+                and (context is None or entity.condition.evaluate(context))]
     return agent
 
 
@@ -123,10 +127,20 @@ def test_sim_agent_configures_the_simulator_and_scopes_the_agent_task():
     assert _node_parameters(simulator, context) == {
         'arm': 'ur5e', 'task': 'lift_block', 'seed': 3, 'real_time_factor': 2.0,
         'publish_clock': True}
-    agent = _included_agent(description)
     from launch.utilities import perform_substitutions
-    given = {perform_substitutions(context, key): value for key, value in agent.launch_arguments}
-    assert perform_substitutions(context, given['task']) == 'ur5e/lift_block'
+
+    def agent_arguments():
+        agent = _included_agent(description, context)
+        return {perform_substitutions(context, key): perform_substitutions(context, value)
+                for key, value in agent.launch_arguments}
+
+    given = agent_arguments()
+    assert given['task'] == 'ur5e/lift_block' and 'mode' not in given
+    context.launch_configurations['twist_actions'] = 'true'
+    given = agent_arguments()
+    assert given['task'] == 'ur5e/twist/lift_block'
+    assert (given['mode'], given['gripper_output']) == ('servo', 'topic')
+    assert given['command_topic'] == '/twist_controller/commands'
 
 
 def test_robot_description_reads_the_urdf_text():

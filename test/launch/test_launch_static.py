@@ -233,6 +233,22 @@ def test_moveit_servo_agent_selects_servo_mode():
     assert 'does NOT start MoveIt' in ast.get_docstring(tree)
 
 
+def test_sim_agent_twist_actions_command_the_simulators_twist_interface():
+    """With twist_actions the agent runs <arm>/twist/<task> in servo mode on the sim's topic."""
+    includes = [call for call in calls(_tree('sim_agent.launch.py'), 'IncludeLaunchDescription')
+                if keyword(call, 'condition') is not None]
+    by_condition = {call_name(keyword(call, 'condition')): _dict_argument(call, 'launch_arguments')
+                    for call in includes}
+    assert set(by_condition) == {'IfCondition', 'UnlessCondition'}
+    twist = by_condition['IfCondition']
+    assert literal(twist['mode']) == 'servo' and literal(twist['gripper_output']) == 'topic'
+    simulator = yaml.safe_load((REPO / 'config' / 'mujoco_arm.yaml').read_text())
+    assert literal(twist['command_topic']) == (
+        simulator['mujoco_arm']['ros__parameters']['twist_command_topic'])
+    assert [literal(part) for part in twist['task'].elts[1:2]] == ['/twist/']
+    assert 'mode' not in by_condition['UnlessCondition']
+
+
 def _dict_argument(call, name):
     """Return key -> value expression of the dict passed as a keyword (e.g. launch_arguments)."""
     (mapping,) = [node for node in ast.walk(keyword(call, name)) if isinstance(node, ast.Dict)]
