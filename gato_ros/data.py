@@ -641,7 +641,7 @@ def arm_action_space(tasks, arm):
         ``'joint'`` otherwise (also when it has none of the arm: the name then fails later).
     """
     spaces = {action_space_of(task) for task in tasks
-              if task.startswith(f'{arm}/') and task_family(task) in (arm, f'{arm}/{TWIST_KIND}')}
+              if task_family(task) in (arm, f'{arm}/{TWIST_KIND}')}
     return TWIST_KIND if spaces == {TWIST_KIND} else 'joint'
 
 

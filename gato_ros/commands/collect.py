@@ -113,8 +113,7 @@ def _collect_episodes(args):
         agreement = (f', policy/expert joint-motion cosine {count["expert_cosine"]:.2f}'
                      if 'expert_cosine' in count else '')
         print(f'{config.task_name(task)}: {count["kept"]} episodes kept, '
-              f'{count["failed"]} {failures}'
-              f'{agreement}')
+              f'{count["failed"]} {failures}{agreement}')
     return 0
 
 
