@@ -67,11 +67,13 @@ def test_bad_settings_are_refused(tmp_path, field, value, message):
 
 
 def test_the_collect_command_writes_scenes_and_refuses_demonstration_options(tmp_path, capsys):
-    """Collecting with --localization: start scenes only; a policy or action noise is refused."""
+    """Collecting with --localization: start scenes only; a policy, noise or twists refused."""
     common = ['collect', '--localization', '--arm', 'panda', '--tasks', 'push_block',
               '--episodes', '2', '--start-noise', '0.25']
     assert main(common + ['--out', str(tmp_path / 'ok')]) == 0
     assert 'panda/push_block: 2 localization scenes' in capsys.readouterr().out
     assert [scene.task for scene in _load(tmp_path / 'ok')] == ['panda/locate/push_block'] * 2
     assert main(common + ['--action-noise', '0.03', '--out', str(tmp_path / 'bad')]) == 2
-    assert 'no --policy-checkpoint or --action-noise' in capsys.readouterr().out
+    assert 'no --policy-checkpoint, --action-noise or --action-space' in capsys.readouterr().out
+    assert main(common + ['--action-space', 'twist', '--out', str(tmp_path / 'bad')]) == 2
+    assert not (tmp_path / 'bad').exists()
