@@ -7,6 +7,12 @@ Example (a lab's ``ros2 bag record`` bags of a Panda, no task status in them)::
         panda_joint6 panda_joint7 panda_finger_joint1 \
         --task pick_cube --instruction 'pick up the red cube'
 
+The same with a MoveIt Servo teleoperation as the actions (Cartesian twists of the tool)::
+
+    python -m gato_ros convert --bags bags/servo_01 --out data/pick_twist \
+        --joint-names ... --action-source twist --twist-topic /servo_node/delta_twist_cmds \
+        --twist-frame-id panda_link0 --task panda/twist/pick_cube
+
 Prints the conversion summary; exit status 0 when at least one episode was written, 1 when
 none was, 2 on bad options or missing bags. See ``docs/data.md``.
 """
@@ -54,13 +60,14 @@ def add_arguments(parser):
     parser.add_argument('--image-topics', nargs='*', metavar='KEY=TOPIC', default=None,
                         help='camera observation keys and topics (default image='
                         f"{_default('image_topics')['image']}); the option alone: no camera")
-    for name in ('joint_states_topic', 'trajectory_topic', 'instruction_topic',
-                 'task_status_topic'):
+    for name in ('joint_states_topic', 'trajectory_topic', 'twist_topic', 'twist_frame_id',
+                 'instruction_topic', 'task_status_topic'):
         parser.add_argument('--' + name.replace('_', '-'), default=_default(name),
                             help=f'default {_default(name)}')
     parser.add_argument('--action-source', choices=ACTION_SOURCES,
                         default=_default('action_source'),
-                        help='commanded trajectory or next measured state')
+                        help='commanded trajectory, next measured state, or commanded '
+                        'TwistStamped (gripper from the next measured state)')
     parser.add_argument('--control-rate-hz', type=float, default=_default('control_rate_hz'))
     parser.add_argument('--max-age-s', type=float, default=_default('max_age_s'),
                         help='oldest message a control tick may use')
@@ -108,7 +115,8 @@ def config_from_args(args):
         gripper_open_position=args.gripper_open_position,
         joint_states_topic=args.joint_states_topic,
         image_topics=_image_topics(args.image_topics),
-        trajectory_topic=args.trajectory_topic, instruction_topic=args.instruction_topic,
+        trajectory_topic=args.trajectory_topic, twist_topic=args.twist_topic,
+        twist_frame_id=args.twist_frame_id, instruction_topic=args.instruction_topic,
         task_status_topic=args.task_status_topic, control_rate_hz=args.control_rate_hz,
         max_age_s=args.max_age_s, command_lookahead_s=args.command_lookahead_s,
         image=ImageConversionConfig(output_height=height, output_width=width),

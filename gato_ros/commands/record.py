@@ -5,11 +5,15 @@ Examples::
     python -m gato_ros record --arm panda --tasks reach_target,lift_block --episodes 20 \
         --out bags/panda
     python -m gato_ros record --arm ur5e --tasks all --episodes 5 --out bags/ur5e
+    python -m gato_ros record --arm ur5e --tasks all --episodes 5 --action-space twist \
+        --out bags/ur5e_twist
 
 Starts the simulator and the agent in a private ROS domain; the simulator's scripted expert
 drives the arm through the inference node's safety filter, and each episode is recorded as
 ``OUT/<arm>-<task>-<seed>/`` (metadata.yaml + .mcap): joint states, camera images, the
-commanded trajectory, the instruction, task status (success) and task metadata. Episodes the
+commanded trajectory (with ``--action-space twist``: the commanded ``TwistStamped``, as a
+MoveIt Servo teleoperation would be recorded), the instruction, task status (success) and
+task metadata. Episodes the
 expert fails are deleted unless ``--keep-failures``. ``gato-ros convert`` turns the bags into
 training episodes (``docs/data.md``). ``gato-ros collect`` makes the same demonstrations
 without ROS, faster.
@@ -17,8 +21,9 @@ without ROS, faster.
 
 from gato_ros.commands.collect import resolve_tasks
 from gato_ros.recording.recorder import (
-    arm_conversion_config, record_demonstrations, RecordConfig)
+    record_demonstrations, RecordConfig, recorded_conversion_config)
 from gato_ros.sim.arms import list_arms
+from gato_ros.sim.experts import ACTION_SPACES
 from gato_ros.sim.tasks import list_tasks
 
 
@@ -40,6 +45,9 @@ def add_arguments(parser):
     parser.add_argument('--out', required=True, metavar='DIR', help='folder of the bags')
     parser.add_argument('--keep-failures', action='store_true',
                         help='also keep the bags of episodes the expert failed')
+    parser.add_argument('--action-space', choices=ACTION_SPACES, default='joint',
+                        help='what the expert commands and the bags hold: joint trajectories '
+                        'or Cartesian twists of the tool')
     parser.add_argument('--log-dir', default='runs/record/logs', metavar='DIR',
                         help='logs of the simulator and agent processes')
 
@@ -69,7 +77,7 @@ def run(args):
         config = RecordConfig(arm=args.arm, tasks=resolve_tasks(task_names(args.tasks)),
                               episodes=args.episodes, out_dir=args.out,
                               first_seed=args.first_seed, keep_failures=args.keep_failures,
-                              log_dir=args.log_dir)
+                              log_dir=args.log_dir, action_space=args.action_space)
         episodes = record_demonstrations(config)
     except (ValueError, FileExistsError) as error:
         print(f'error: {error}')
@@ -80,22 +88,27 @@ def run(args):
         size_mb = sum(e.size_bytes for e in kept) / 1e6
         print(f'{args.arm}/{task}: {len(kept)} bags kept ({size_mb:.1f} MB), '
               f'{sum(not e.success for e in done)} expert failures')
-    print(f'convert them with:\n  {convert_command(args.arm, args.out)}')
+    print(f'convert them with:\n  {convert_command(args.arm, args.out, args.action_space)}')
     return 0 if any(e.path is not None for e in episodes) else 1
 
 
-def convert_command(arm, bags_dir):
+def convert_command(arm, bags_dir, action_space='joint'):
     """Return the ``gato-ros convert`` command line for an arm's recorded bags.
 
     Args:
         arm: simulated arm name.
         bags_dir: the folder given to ``--out``.
+        action_space: the ``--action-space`` the bags were recorded with.
 
     Returns:
-        str: the command, with the arm's joints and gripper range; DATA_DIR to fill in.
+        str: the command, with the arm's joints and gripper range (and the twist source
+        and frame for twist bags); DATA_DIR to fill in.
     """
-    conversion = arm_conversion_config(arm)
-    return (f'python -m gato_ros convert --bags {bags_dir}/{arm}-* --out DATA_DIR '
-            f'--joint-names {" ".join(conversion.joint_names)} '
-            f'--gripper-closed-position {conversion.gripper_closed_position} '
-            f'--gripper-open-position {conversion.gripper_open_position}')
+    conversion = recorded_conversion_config(arm, action_space)
+    command = (f'python -m gato_ros convert --bags {bags_dir}/{arm}-* --out DATA_DIR '
+               f'--joint-names {" ".join(conversion.joint_names)} '
+               f'--gripper-closed-position {conversion.gripper_closed_position} '
+               f'--gripper-open-position {conversion.gripper_open_position}')
+    if action_space == 'twist':
+        command += f' --action-source twist --twist-frame-id {conversion.twist_frame_id}'
+    return command

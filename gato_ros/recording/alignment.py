@@ -167,7 +167,30 @@ def joint_actions(joints, next_joints, arm_targets, gripper_targets, arm_dim, gr
     joints = np.asarray(joints, np.float64)
     next_joints = np.asarray(next_joints, np.float64)
     targets = next_joints[:, :arm_dim] if arm_targets is None else np.asarray(arm_targets)
-    columns = [targets - joints[:, :arm_dim]]  # (K, arm_dim)
+    return _with_gripper(targets - joints[:, :arm_dim], next_joints, gripper_targets,
+                         gripper_range)
+
+
+def twist_actions(twists, next_joints, gripper_range):
+    """Commanded Cartesian twists, then the gripper command from the next measured state.
+
+    Args:
+        twists: (K, 6) commanded twists (linear m/s, then angular rad/s).
+        next_joints: (K, D) measured joint positions at the following ticks, the gripper
+            joint last; only read with a gripper.
+        gripper_range: ``(closed_position, open_position)`` of the last joint, or None for
+            an arm without gripper.
+
+    Returns:
+        np.ndarray: float32 (K, 7) with a gripper, else (K, 6).
+    """
+    return _with_gripper(np.asarray(twists, np.float64), np.asarray(next_joints, np.float64),
+                         None, gripper_range)
+
+
+def _with_gripper(arm_actions, next_joints, gripper_targets, gripper_range):
+    """Append the gripper command: commanded where finite, else the next measured position."""
+    columns = [arm_actions]  # (K, A)
     if gripper_range is not None:
         measured = next_joints[:, -1]  # (K,)
         if gripper_targets is not None:

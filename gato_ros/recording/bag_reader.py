@@ -30,16 +30,17 @@ from gato_ros.nodes.image_conversion import (
     crop_and_resize, image_fields_to_model_input, ImageConversionConfig)
 from gato_ros.nodes.joint_selection import JointSelectionConfig, JointStateCache
 from gato_ros.recording.alignment import (
-    align_streams, joint_actions, NO_NEXT_STATE, select_ticks)
+    align_streams, joint_actions, NO_NEXT_STATE, select_ticks, twist_actions)
 from gato_ros.recording.summary import ConversionSummary
 import numpy as np
 from rosbags.highlevel import AnyReader
 from rosbags.typesys import get_types_from_msg, get_typestore, Stores
 
-ACTION_SOURCES = ('commanded', 'next_state')
+ACTION_SOURCES = ('commanded', 'next_state', 'twist')
 JOINT_STATE_TYPE = 'sensor_msgs/msg/JointState'
 IMAGE_TYPES = ('sensor_msgs/msg/Image', 'sensor_msgs/msg/CompressedImage')
 TRAJECTORY_TYPE = 'trajectory_msgs/msg/JointTrajectory'
+TWIST_TYPE = 'geometry_msgs/msg/TwistStamped'
 STRING_TYPE = 'std_msgs/msg/String'
 TASK_STATUS_TYPE = 'gato_ros/msg/TaskStatus'
 _END_NS = 2 ** 63 - 1
@@ -64,6 +65,10 @@ class BagConversionConfig:
             (all required); empty for a joints-only dataset.
         trajectory_topic: commanded ``trajectory_msgs/JointTrajectory`` topic (required for
             ``action_source='commanded'``).
+        twist_topic: commanded ``geometry_msgs/TwistStamped`` topic, e.g. MoveIt Servo's
+            ``/servo_node/delta_twist_cmds`` (required for ``action_source='twist'``).
+        twist_frame_id: Frame the commanded twists must be expressed in (the arm's base);
+            twists stamped with an empty frame count as this frame, others are rejected.
         instruction_topic: ``std_msgs/String`` instruction topic (optional).
         task_status_topic: ``gato_ros/TaskStatus`` topic (optional): task name, instruction,
             success and episode boundaries.
@@ -76,8 +81,10 @@ class BagConversionConfig:
         joint_max_skew_s: Largest receive-time spread of joints merged from several
             ``JointState`` publishers (s).
         image: Output size and scaling of images (default 64 x 64).
-        action_source: ``'commanded'`` or ``'next_state'`` (see ``docs/data.md``).
-        task_name: Task name for every episode; empty: from the task status.
+        action_source: ``'commanded'``, ``'next_state'`` or ``'twist'`` (see
+            ``docs/data.md``).
+        task_name: Task name for every episode; empty: from the task status (named
+            ``<arm>/twist/<task>`` for twist actions).
         instruction: Instruction for every episode; empty: from the task status, else the
             instruction topic.
         drop_unsuccessful: Leave out episodes whose task status reported no success.
@@ -92,6 +99,8 @@ class BagConversionConfig:
     joint_states_topic: str = '/joint_states'
     image_topics: dict = field(default_factory=lambda: {'image': '/camera/image_raw'})
     trajectory_topic: str = '/joint_trajectory_controller/joint_trajectory'
+    twist_topic: str = '/twist_controller/commands'
+    twist_frame_id: str = 'base_link'
     instruction_topic: str = '/gato/instruction'
     task_status_topic: str = '/mujoco_arm/task_status'
     joints_key: str = 'joints'
@@ -152,14 +161,17 @@ class BagConversionConfig:
                 f'got {keys}')
         if self.joints_key in self.image_topics:
             raise ValueError(f'image key {self.joints_key!r} is the joints key')
-        topics = [self.joint_states_topic, self.trajectory_topic, self.instruction_topic,
-                  self.task_status_topic, *sorted(set(self.image_topics.values()))]
+        topics = [self.joint_states_topic, self.trajectory_topic, self.twist_topic,
+                  self.instruction_topic, self.task_status_topic,
+                  *sorted(set(self.image_topics.values()))]
         if not all(isinstance(t, str) and t for t in topics):
             raise ValueError(f'topics must be non-empty strings, got {topics}')
         if len(set(topics)) != len(topics):
             raise ValueError(
-                'joint states, trajectory, instruction, task status and camera topics must '
-                f'differ (cameras may share one), got {topics}')
+                'joint states, trajectory, twist, instruction, task status and camera topics '
+                f'must differ (cameras may share one), got {topics}')
+        if not (isinstance(self.twist_frame_id, str) and self.twist_frame_id):
+            raise ValueError(f'twist_frame_id must name a frame, got {self.twist_frame_id!r}')
 
     @property
     def period_ns(self):
@@ -180,6 +192,25 @@ class BagConversionConfig:
         if self.command_lookahead_s is None:
             return self.period_ns // 2
         return round(self.command_lookahead_s * 1e9)
+
+    @property
+    def action_space(self):
+        """Action space of the converted episodes.
+
+        Returns:
+            str: ``'twist'`` for ``action_source='twist'``, else ``'joint'``.
+        """
+        return 'twist' if self.action_source == 'twist' else 'joint'
+
+    @property
+    def command_topic(self):
+        """Topic of the commands that define the actions.
+
+        Returns:
+            str | None: The trajectory or twist topic; None for ``'next_state'``.
+        """
+        return {'commanded': self.trajectory_topic,
+                'twist': self.twist_topic}.get(self.action_source)
 
     @property
     def arm_joint_names(self):
@@ -332,8 +363,10 @@ class _BagConversion:
             JointSelectionConfig(config.joint_names, max_skew_s=config.joint_max_skew_s))
         self.joint_names_seen = set()
         self.joints = ([], [])  # receive times, (D,) positions
-        self.command = ([], [], [])  # receive times, (arm_dim,) targets, gripper target
+        # receive times, (arm_dim,) targets or (6,) twists, gripper target
+        self.command = ([], [], [])
         self.command_missing = set()
+        self.twist_frames_rejected = set()
         self.image_times = {topic: [] for topic in config.image_topics.values()}
         self.statuses = []
         self.instructions = []
@@ -346,6 +379,8 @@ class _BagConversion:
             self.config.task_status_topic: self._on_task_status}
         if self.config.action_source == 'commanded':
             handlers[self.config.trajectory_topic] = self._on_trajectory
+        elif self.config.action_source == 'twist':
+            handlers[self.config.twist_topic] = self._on_twist
         wanted = [c for c in reader.connections if c.topic in handlers or c.topic in topics]
         for connection, time_ns, raw in _read(reader, wanted):
             if connection.topic in self.image_times:
@@ -365,8 +400,9 @@ class _BagConversion:
         config = self.config
         required = {config.joint_states_topic: (JOINT_STATE_TYPE,)}
         required.update({topic: IMAGE_TYPES for topic in config.image_topics.values()})
-        if config.action_source == 'commanded':
-            required[config.trajectory_topic] = (TRAJECTORY_TYPE,)
+        if config.command_topic:
+            required[config.command_topic] = (
+                TWIST_TYPE if config.action_source == 'twist' else TRAJECTORY_TYPE,)
         missing = [topic for topic in required if topic not in types]
         if missing:
             raise _BagSkipped('missing_topic', f'bag lacks topic(s) {missing}; it has '
@@ -421,6 +457,19 @@ class _BagConversion:
             positions[index[gripper]] if self.config.has_gripper and gripper in index
             else np.nan)
 
+    def _on_twist(self, msg, time_ns):
+        frame = msg.header.frame_id
+        if frame not in ('', self.config.twist_frame_id):
+            self.twist_frames_rejected.add(frame)
+            raise ValueError(f'twist in frame {frame!r}')
+        linear, angular = msg.twist.linear, msg.twist.angular
+        twist = np.array([linear.x, linear.y, linear.z, angular.x, angular.y, angular.z])
+        if not np.isfinite(twist).all():
+            raise ValueError('twist with non-finite values')
+        self.command[0].append(time_ns)
+        self.command[1].append(twist)
+        self.command[2].append(np.nan)  # the gripper comes from the next measured state
+
     def _on_instruction(self, msg, time_ns):
         self.instructions.append((time_ns, msg.data))
 
@@ -430,11 +479,12 @@ class _BagConversion:
     def _arrays(self):
         """Stack the pass-1 lists into arrays; fail the bag on joints no message names."""
         config = self.config
-        dim, arm_dim = len(config.joint_names), len(config.arm_joint_names)
+        dim = len(config.joint_names)
+        command_dim = 6 if config.action_source == 'twist' else len(config.arm_joint_names)
         self.joints = (np.asarray(self.joints[0], dtype=np.int64),
                        np.asarray(self.joints[1], dtype=np.float32).reshape(-1, dim))
         self.command = (np.asarray(self.command[0], dtype=np.int64),
-                        np.asarray(self.command[1], dtype=np.float64).reshape(-1, arm_dim),
+                        np.asarray(self.command[1], dtype=np.float64).reshape(-1, command_dim),
                         np.asarray(self.command[2], dtype=np.float64))
         self.image_times = {t: np.asarray(v, dtype=np.int64) for t, v in self.image_times.items()}
         unseen = [n for n in config.joint_names if n not in self.joint_names_seen]
@@ -446,6 +496,10 @@ class _BagConversion:
                 self.command[0]):
             raise _BagSkipped('unknown_joints', f'{config.trajectory_topic} never names arm '
                               f'joint(s) {sorted(self.command_missing)}')
+        if self.twist_frames_rejected and not len(self.command[0]):
+            raise _BagSkipped('wrong_frame', f'every twist on {config.twist_topic} is in frame '
+                              f'{sorted(self.twist_frames_rejected)}, expected '
+                              f'{config.twist_frame_id!r} (twist_frame_id / --twist-frame-id)')
 
     def _segments(self):
         """Episode windows: a new one at each task status whose episode id or time resets."""
@@ -464,7 +518,8 @@ class _BagConversion:
             last = self.statuses[end - 1][1]
             stop_ns = self.statuses[end][0] if end < len(self.statuses) else _END_NS
             # Named like collect's episodes (<arm>/<task>) when the status names the arm.
-            task = episode_task_name(last.arm, last.task) if last.arm else last.task
+            task = (episode_task_name(last.arm, last.task, self.config.action_space)
+                    if last.arm else last.task)
             segments.append(_Segment(self.statuses[first][0], stop_ns, task,
                                      last.instruction, bool(last.success)))
         return segments
@@ -474,7 +529,7 @@ class _BagConversion:
         streams = {_JOINTS: self.joints[0]}
         streams.update({f'image:{key}': self.image_times[topic]
                         for key, topic in self.config.image_topics.items()})
-        if self.config.action_source == 'commanded':
+        if self.config.command_topic:
             streams[_COMMAND] = self.command[0]
         window = {}
         for name, times in streams.items():
@@ -486,7 +541,7 @@ class _BagConversion:
         if stream == _JOINTS:
             return self.config.joint_states_topic
         if stream == _COMMAND:
-            return self.config.trajectory_topic
+            return self.config.command_topic
         return self.config.image_topics[stream[len('image:'):]]
 
     def _cause(self, stream):
@@ -509,7 +564,7 @@ class _BagConversion:
             return self._skip(index, 'empty', f'no common span of the streams; messages in '
                               f'the episode: {counts}')
         needs_next = np.full(len(alignment), config.has_gripper)
-        if config.action_source == 'commanded':
+        if config.command_topic:
             command = alignment.indices[_COMMAND]
             first = window[_COMMAND][0]
             needs_next &= ~np.isfinite(self.command[2][first + np.maximum(command, 0)])
@@ -526,14 +581,17 @@ class _BagConversion:
         next_rows = np.minimum(rows + 1, len(alignment) - 1)
         joints = self.joints[1][position[_JOINTS][rows]]  # (K, D)
         next_joints = self.joints[1][position[_JOINTS][next_rows]]  # (K, D)
-        arm_targets = gripper_targets = None
-        if config.action_source == 'commanded':
-            arm_targets = self.command[1][position[_COMMAND][rows]]  # (K, arm_dim)
-            gripper_targets = self.command[2][position[_COMMAND][rows]]  # (K,)
         gripper_range = ((config.gripper_closed_position, config.gripper_open_position)
                          if config.has_gripper else None)
-        actions = joint_actions(joints, next_joints, arm_targets, gripper_targets,
-                                len(config.arm_joint_names), gripper_range)
+        commands = gripper_targets = None
+        if config.command_topic:
+            commands = self.command[1][position[_COMMAND][rows]]  # (K, arm_dim) or (K, 6)
+            gripper_targets = self.command[2][position[_COMMAND][rows]]  # (K,)
+        if config.action_source == 'twist':
+            actions = twist_actions(commands, next_joints, gripper_range)
+        else:
+            actions = joint_actions(joints, next_joints, commands, gripper_targets,
+                                    len(config.arm_joint_names), gripper_range)
         first_tick = int(alignment.ticks_ns[rows[0]]) if rows.size else segment.start_ns
         return _Plan(
             index, task, self._instruction(segment, first_tick), segment.success, total,

@@ -28,7 +28,8 @@ from gato_ros.evaluation.runner import graph_session
 from gato_ros.nodes.arm_params import arm_parameters
 from gato_ros.recording.bag_reader import (
     BagConversionConfig, default_typestore, IMAGE_TYPES, JOINT_STATE_TYPE, STRING_TYPE,
-    TASK_STATUS_TYPE, TRAJECTORY_TYPE)
+    TASK_STATUS_TYPE, TRAJECTORY_TYPE, TWIST_TYPE)
+from gato_ros.sim.experts import check_action_space
 from gato_ros.sim.tasks import make_task
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rclpy.serialization import deserialize_message
@@ -92,9 +93,29 @@ def arm_conversion_config(arm, **overrides):
     fields = {
         'joint_names': params['joint_state_observer']['ros__parameters']['joint_names'],
         'gripper_closed_position': inference['gripper_closed_position'],
-        'gripper_open_position': inference['gripper_open_position']}
+        'gripper_open_position': inference['gripper_open_position'],
+        'twist_frame_id': inference['servo_frame_id']}
     fields.update(overrides)
     return BagConversionConfig(**fields)
+
+
+def recorded_conversion_config(arm, action_space='joint'):
+    """Return the conversion settings of ``record``'s bags of an arm.
+
+    Args:
+        arm: simulated arm name.
+        action_space: ``'joint'`` (actions from the commanded trajectory) or ``'twist'``
+            (from the commanded twists).
+
+    Returns:
+        BagConversionConfig: :func:`arm_conversion_config` with the matching action source.
+
+    Raises:
+        ValueError: on an unknown arm or action space.
+    """
+    check_action_space(action_space)
+    return arm_conversion_config(
+        arm, action_source='twist' if action_space == 'twist' else 'commanded')
 
 
 def bag_topics(conversion):
@@ -104,14 +125,18 @@ def bag_topics(conversion):
         conversion: a :class:`BagConversionConfig`.
 
     Returns:
-        tuple[RecordedTopic, ...]: joint states, cameras (raw ``Image``), commanded
-        trajectory, task status, and the instruction read on the inference node's
-        instruction topic and stored under ``conversion.instruction_topic``.
+        tuple[RecordedTopic, ...]: joint states, cameras (raw ``Image``), the commanded
+        twist (``action_source='twist'``) or else trajectory, task status, and the
+        instruction read on the inference node's instruction topic and stored under
+        ``conversion.instruction_topic``.
     """
     cameras = sorted(set(conversion.image_topics.values()))
+    command = (RecordedTopic(conversion.twist_topic, TWIST_TYPE)
+               if conversion.action_source == 'twist'
+               else RecordedTopic(conversion.trajectory_topic, TRAJECTORY_TYPE))
     return (RecordedTopic(conversion.joint_states_topic, JOINT_STATE_TYPE),
             *(RecordedTopic(t, IMAGE_TYPES[0], best_effort=True) for t in cameras),
-            RecordedTopic(conversion.trajectory_topic, TRAJECTORY_TYPE),
+            command,
             RecordedTopic(conversion.task_status_topic, TASK_STATUS_TYPE),
             RecordedTopic(conversion.instruction_topic, STRING_TYPE,
                           source=AGENT_INSTRUCTION_TOPIC, wait_for_episode=False))
@@ -280,6 +305,9 @@ class RecordConfig:
         control_rate_hz: rate of the expert and of the inference node (Hz).
         log_dir: folder of the graph processes' logs (outside ``out_dir``, which holds bags
             only).
+        action_space: ``'joint'``: the expert commands the trajectory controller and the
+            bags hold the trajectories; ``'twist'``: it commands the simulated arm's twist
+            interface (as MoveIt Servo would) and the bags hold the twists.
     """
 
     arm: str
@@ -290,13 +318,16 @@ class RecordConfig:
     keep_failures: bool = False
     control_rate_hz: float = 10.0
     log_dir: str = 'runs/record/logs'
+    action_space: str = 'joint'
 
     def __post_init__(self):
-        """Check the counts.
+        """Check the counts and the action space.
 
         Raises:
-            ValueError: on no task, fewer than one episode or a negative seed.
+            ValueError: on no task, fewer than one episode, a negative seed or an unknown
+                action space.
         """
+        check_action_space(self.action_space)
         if not self.tasks:
             raise ValueError('tasks must name at least one task, got none')
         if self.episodes < 1:
@@ -353,6 +384,7 @@ def _record_episode(session, recorder, config, task, seed):
         metadata.update(arm=config.arm, task=task, seed=seed, success=record.success,
                         duration_s=f'{record.duration_s:.3f}', policy='scripted_expert',
                         control_rate_hz=config.control_rate_hz,
+                        action_space=config.action_space,
                         instruction=recorder.last_status.instruction)
     messages = dict(recorder.message_counts)
     if not (record.success or config.keep_failures):
@@ -379,7 +411,7 @@ def record_demonstrations(config, progress=True):
         TimeoutError: when the graph stops answering.
         RuntimeError: when a graph process exits.
     """
-    conversion = arm_conversion_config(config.arm)
+    conversion = recorded_conversion_config(config.arm, config.action_space)
     seeds = range(config.first_seed, config.first_seed + config.episodes)
     for task in config.tasks:
         make_task(task)  # an unknown task fails here, before the graph starts
@@ -390,7 +422,8 @@ def record_demonstrations(config, progress=True):
                                   'choose another --out or --first-seed')
     graph_config = GraphConfig(arm=config.arm, policy_source='action_topic',
                                sim_task=config.tasks[0],
-                               control_rate_hz=config.control_rate_hz, log_dir=config.log_dir)
+                               control_rate_hz=config.control_rate_hz, log_dir=config.log_dir,
+                               action_space=config.action_space)
     episodes = []
     with tqdm(total=len(config.tasks) * config.episodes, disable=not progress,
               desc=f'record {config.arm}', unit='episode') as bar, \

@@ -8,6 +8,7 @@ SKIP_REASONS = {
     'missing_topic': 'a required topic is not in the bag',
     'wrong_type': 'a configured topic carries another message type',
     'unknown_joints': 'configured joints are not named by the joint states or trajectory',
+    'wrong_frame': 'every commanded twist is in another frame than twist_frame_id',
     'no_task': 'no task name: no task status and no task override',
     'unsuccessful': 'the task status reported no success',
     'empty': 'no control tick where every stream has data',

@@ -9,6 +9,7 @@ The standard scenario (:func:`write_demo_bag`) has, per episode e starting at ``
   from 5 to 955: uniform frames whose colour encodes the episode and the frame number;
 * the commanded trajectory every 100 ms from 20 to 920: measured positions at ``100 k`` plus
   :func:`command_delta` (k), finger target ``0.04 * (k % 2)``, joint names shuffled;
+* optionally, a commanded ``TwistStamped`` :func:`command_twist` (k) at the same times;
 * ``/mujoco_arm/task_status`` every 100 ms from 0 to 900, ``episode_time_s`` restarting at 0.
 
 With a 10 Hz grid and the default half-period command lookahead the ticks fall at
@@ -28,6 +29,7 @@ JOINT_NAMES = ('j1', 'j2', 'finger')
 CAMERA = '/camera/image_raw'
 WRIST = '/wrist/image_raw'
 TRAJECTORY = '/joint_trajectory_controller/joint_trajectory'
+TWIST = '/twist_controller/commands'
 STATUS = '/mujoco_arm/task_status'
 INSTRUCTION = '/gato/instruction'
 MSG_DIR = Path(__file__).resolve().parents[2] / 'msg'
@@ -50,6 +52,11 @@ def joint_positions(time_ns):
 def command_delta(k):
     """Commanded arm delta (j1, j2) of control step k."""
     return np.array([0.01 * (k + 1), -0.02 * (k + 1)])
+
+
+def command_twist(k):
+    """Commanded twist (linear m/s, angular rad/s) of control step k."""
+    return np.array([0.01 * k, -0.02, 0.05, 0.1, -0.2 * k, 0.3])
 
 
 def camera_colour(episode, frame):
@@ -91,10 +98,10 @@ class BagBuilder:
     def _type(self, name):
         return self.store.types[name]
 
-    def _header(self, time_ns):
+    def _header(self, time_ns, frame_id=''):
         stamp = self._type('builtin_interfaces/msg/Time')(
             sec=time_ns // 10 ** 9, nanosec=time_ns % 10 ** 9)
-        return self._type('std_msgs/msg/Header')(stamp=stamp, frame_id='')
+        return self._type('std_msgs/msg/Header')(stamp=stamp, frame_id=frame_id)
 
     def write(self, topic, time_ns, msg):
         """Serialize and write one message, adding its connection when new."""
@@ -136,6 +143,14 @@ class BagBuilder:
         self.write(topic, time_ns, self._type('trajectory_msgs/msg/JointTrajectory')(
             header=self._header(0), joint_names=list(names), points=[point]))
 
+    def twist(self, time_ns, values, frame_id, topic=TWIST):
+        """Write a geometry_msgs/TwistStamped of (linear xyz, angular xyz)."""
+        vector = self._type('geometry_msgs/msg/Vector3')
+        twist = self._type('geometry_msgs/msg/Twist')(
+            linear=vector(*map(float, values[:3])), angular=vector(*map(float, values[3:])))
+        self.write(topic, time_ns, self._type('geometry_msgs/msg/TwistStamped')(
+            header=self._header(time_ns, frame_id), twist=twist))
+
     def task_status(self, time_ns, task, instruction, seed, episode_time_s, success):
         """Write a gato_ros/TaskStatus."""
         self.write(STATUS, time_ns, self._type('gato_ros/msg/TaskStatus')(
@@ -149,7 +164,8 @@ class BagBuilder:
 
 def write_demo_bag(path, episodes=(True, False), storage='mcap', skip_frames=(),
                    small_frames_from=None, broken_frame=None, gripper_in_command=True,
-                   wrist=True, status=True, instruction=None, compressed=False):
+                   wrist=True, status=True, instruction=None, compressed=False,
+                   twist_frames=None):
     """Write the standard scenario (module docstring).
 
     Args:
@@ -164,6 +180,8 @@ def write_demo_bag(path, episodes=(True, False), storage='mcap', skip_frames=(),
         status: Whether task status is recorded.
         instruction: Text published once on the instruction topic before the first episode.
         compressed: zstd-compress the MCAP chunks.
+        twist_frames: Frame of each of the 10 commanded twists of an episode; None: no
+            twists.
 
     Returns:
         Path: The bag directory.
@@ -195,6 +213,8 @@ def write_demo_bag(path, episodes=(True, False), storage='mcap', skip_frames=(),
                 command = {'j1': target[0], 'j2': target[1], 'finger': 0.04 * (k % 2)}
                 joints = ['j2', 'finger', 'j1'] if gripper_in_command else ['j2', 'j1']
                 bag.trajectory(start + (20 + 100 * k) * MS, joints, [command[j] for j in joints])
+                if twist_frames is not None:
+                    bag.twist(start + (20 + 100 * k) * MS, command_twist(k), twist_frames[k])
                 if status:
                     bag.task_status(start + 100 * k * MS, 'reach', f'reach target {e}', e,
                                     0.1 * k, success and k >= 5)

@@ -1,8 +1,8 @@
 """Tests for gato_ros/recording/bag_reader.py on synthetic bags written with rosbags."""
 
 from bag_builder import (
-    BagBuilder, CAMERA, camera_colour, command_delta, JOINT_NAMES, joint_positions, MS,
-    T0_NS, TRAJECTORY, WRIST, wrist_colour, write_demo_bag)
+    BagBuilder, CAMERA, camera_colour, command_delta, command_twist, JOINT_NAMES,
+    joint_positions, MS, T0_NS, TRAJECTORY, TWIST, WRIST, wrist_colour, write_demo_bag)
 import cv2
 from gato_ros.nodes.image_conversion import ImageConversionConfig
 from gato_ros.recording.bag_reader import BagConversionConfig, convert_bag
@@ -84,6 +84,41 @@ def test_gripper_from_next_state_when_not_commanded(tmp_path):
     arm = np.stack([command_delta(k) for k in range(8)])
     gripper = expected_joints(0, range(1, 9))[:, 2] / 0.04
     np.testing.assert_allclose(episode.actions, np.column_stack([arm, gripper]), atol=1e-6)
+
+
+def test_twist_actions_from_the_commanded_twists(tmp_path):
+    """Twists in the base frame (or none) are the actions; one in another frame is rejected."""
+    frames = ['base_link'] * 10
+    frames[3], frames[5] = '', 'tool0'
+    bag = write_demo_bag(tmp_path / 'demo', episodes=(True,), twist_frames=frames)
+    (episode,), summary = convert_bag(bag, config(action_source='twist', max_age_s=0.1))
+    # The status names the arm: twist episodes are <arm>/twist/<task>, like collect's.
+    assert episode.task == 'panda/twist/reach' and episode.success is True
+    kept = [0, 1, 2, 3, 4, 6, 7]  # tick 5 has no fresh twist; tick 8 is only a next state
+    assert len(episode) == len(kept)
+    assert summary.bad_messages == {TWIST: 1}
+    assert summary.ticks_dropped == {f'no fresh message on {TWIST}': 1}
+    gripper = np.array([joint_positions(episode_start(0) + 100 * (k + 1) * MS)[2] / 0.04
+                        for k in kept])
+    expected = np.column_stack([np.stack([command_twist(k) for k in kept]), gripper])
+    np.testing.assert_allclose(episode.actions, expected, atol=1e-6)
+    np.testing.assert_allclose(episode.observations['joints'], expected_joints(0, kept),
+                               atol=1e-6)
+
+
+def test_twists_in_another_frame_or_missing_skip_the_bag(tmp_path):
+    """Every twist in a tool frame: wrong_frame, naming both frames; no twists: missing."""
+    bag = write_demo_bag(tmp_path / 'tool', twist_frames=['tool0'] * 10)
+    episodes, summary = convert_bag(bag, config(action_source='twist'))
+    assert episodes == [] and skipped(summary) == [(None, 'wrong_frame')]
+    assert "['tool0']" in summary.skipped[0].detail
+    assert "'base_link'" in summary.skipped[0].detail
+    (episode,), _ = convert_bag(bag, config(action_source='twist', twist_frame_id='tool0'))
+    assert episode.actions.shape == (8, 7)
+    episodes, summary = convert_bag(write_demo_bag(tmp_path / 'joint'),
+                                    config(action_source='twist'))
+    assert episodes == [] and skipped(summary) == [(None, 'missing_topic')]
+    assert TWIST in summary.skipped[0].detail
 
 
 def test_dropped_frames_are_skipped_and_counted(tmp_path):
@@ -261,6 +296,8 @@ def test_missing_bag_path_raises(tmp_path):
     ({'image_topics': {'action': '/cam'}}, 'observation keys'),
     ({'gripper_open_position': 0.0}, 'closed/open'),
     ({'trajectory_topic': CAMERA}, 'must differ'),
+    ({'twist_topic': TRAJECTORY}, 'must differ'),
+    ({'twist_frame_id': ''}, 'twist_frame_id'),
     ({'max_dropped_tick_fraction': 1.5}, 'max_dropped_tick_fraction'),
 ])
 def test_config_rejects_bad_values(overrides, message):

@@ -2,9 +2,11 @@
 
 import argparse
 
-from bag_builder import CAMERA, JOINT_NAMES, WRIST, write_demo_bag
+from bag_builder import (
+    BagBuilder, CAMERA, JOINT_NAMES, joint_positions, MS, T0_NS, WRIST, write_demo_bag)
 from gato_ros.commands import convert
 from gato_ros.recording.dataset import load_dataset
+import numpy as np
 
 
 def parse(argv):
@@ -43,3 +45,21 @@ def test_convert_command_exit_statuses(tmp_path, capsys):
     assert 'KEY=TOPIC' in capsys.readouterr().err
     assert convert.run(parse(['--bags', str(tmp_path / 'nope'), *base])) == 2
     assert 'not found' in capsys.readouterr().err
+
+
+def test_convert_command_twist_source_topic_and_frame(tmp_path, capsys):
+    """--action-source twist with a custom twist topic and frame gives twist episodes."""
+    bag = tmp_path / 'servo'
+    with BagBuilder(bag) as builder:
+        for i in range(20):
+            t = T0_NS + 50 * i * MS
+            builder.joint_state(t, JOINT_NAMES, joint_positions(t))
+            builder.twist(t + 10 * MS, [0.1, 0, 0, 0, 0, 0.5], 'panda_link0',
+                          topic='/servo_node/delta_twist_cmds')
+    argv = ['--bags', str(bag), '--out', str(tmp_path / 'out'), '--joint-names', *JOINT_NAMES,
+            '--image-topics', '--task', 'panda/twist/push', '--action-source', 'twist',
+            '--twist-topic', '/servo_node/delta_twist_cmds', '--twist-frame-id', 'panda_link0']
+    assert convert.run(parse(argv)) == 0, capsys.readouterr()
+    (episode,) = load_dataset(tmp_path / 'out')
+    assert episode.task == 'panda/twist/push' and episode.actions.shape == (len(episode), 7)
+    np.testing.assert_allclose(episode.actions[:, :6], [[0.1, 0, 0, 0, 0, 0.5]] * len(episode))

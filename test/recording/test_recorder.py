@@ -10,7 +10,7 @@ from gato_ros.nodes.image_conversion import crop_and_resize
 from gato_ros.recording.bag_reader import convert_bag, default_typestore
 from gato_ros.recording.recorder import (
     AGENT_INSTRUCTION_TOPIC, arm_conversion_config, bag_topics, BagRecorder,
-    record_demonstrations, RecordConfig)
+    record_demonstrations, RecordConfig, recorded_conversion_config)
 import numpy as np
 import pytest
 import rclpy
@@ -191,11 +191,45 @@ def test_expert_episode_recorded_through_the_graph_converts_back(tmp_path):
     assert any(np.array_equal(episode.observations['image'][0], f) for f in frames)
 
 
+@pytest.mark.sim
+def test_twist_expert_episode_recorded_through_the_graph_converts_back(tmp_path):
+    """A twist bag holds the relayed TwistStamped commands; they become the actions."""
+    config = RecordConfig(arm='ur5e', tasks=('lift_block',), episodes=1, first_seed=5,
+                          out_dir=str(tmp_path / 'bags'), log_dir=str(tmp_path / 'logs'),
+                          action_space='twist')
+    [recorded] = record_demonstrations(config, progress=False)
+    assert recorded.success
+    conversion = recorded_conversion_config('ur5e', 'twist')
+    messages, types = read_bag(recorded.path)
+    assert types == {t.topic: t.msgtype for t in bag_topics(conversion)}
+    assert types[conversion.twist_topic] == 'geometry_msgs/msg/TwistStamped'
+    assert CONVERSION.trajectory_topic not in types
+    assert custom_data(recorded.path)['gato_ros.action_space'] == 'twist'
+    twists = [m for _, m in messages[conversion.twist_topic]]
+    assert {m.header.frame_id for m in twists} == {conversion.twist_frame_id}
+
+    (episode,), summary = convert_bag(recorded.path, conversion)
+    assert summary.skipped == [] and episode.task == 'ur5e/twist/lift_block'
+    assert episode.actions.shape == (len(episode), 7)
+    sent = {np.asarray([m.twist.linear.x, m.twist.linear.y, m.twist.linear.z,
+                        m.twist.angular.x, m.twist.angular.y, m.twist.angular.z],
+                       np.float32).tobytes() for m in twists}
+    assert all(row.tobytes() in sent for row in episode.actions[:, :6])
+    assert np.abs(episode.actions[:, :3]).max() > 0.05  # the expert moved the tool
+    gripper = episode.actions[:, 6]
+    assert gripper.min() >= 0 and gripper[0] > 0.9 and gripper.min() < 0.5  # open, then grasp
+    with pytest.raises(ValueError, match='action_space'):
+        recorded_conversion_config('ur5e', 'cartesian')
+
+
 def test_record_command_splits_tasks_and_refuses_existing_bags(tmp_path, capsys):
     """Comma lists are split; bad tasks and existing bags fail before the graph starts."""
     assert record.task_names(['reach_target,lift_block', 'push_block']) == [
         'reach_target', 'lift_block', 'push_block']
     assert ' '.join(JOINTS) in record.convert_command('panda', 'bags')
+    assert 'twist' not in record.convert_command('panda', 'bags')
+    assert record.convert_command('ur5e', 'bags', 'twist').endswith(
+        '--action-source twist --twist-frame-id base_link')
     parser = argparse.ArgumentParser()
     record.add_arguments(parser)
     (tmp_path / 'panda-reach_target-000002').mkdir()
