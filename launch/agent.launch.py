@@ -1,7 +1,9 @@
 """Start the gato_ros agent for an arm: joint and image observers and the inference node.
 
 The arm itself (real, Gazebo + ros2_control, or ``mujoco_arm``) is started elsewhere; the
-agent reads ``/joint_states`` and ``camera_topic`` and commands
+agent reads ``/joint_states`` and ``camera_topic`` (and ``wrist_camera_topic`` through a second
+image observer, ``image_observer_wrist``, for a checkpoint that observes a wrist camera as
+``image_wrist``) and commands
 ``/<controller_name>/joint_trajectory`` (trajectory mode) or MoveIt Servo (servo mode).
 
 Parameters are layered: each node reads its defaults from ``config/<node>.yaml``, then the
@@ -24,6 +26,9 @@ from launch_ros.actions import LifecycleNode, Node
 from launch_ros.parameter_descriptions import ParameterValue
 from launch_ros.substitutions import FindPackageShare
 import yaml
+
+# Observation key of the wrist camera (gato_ros.sim.scene.WRIST_IMAGE_KEY; checked by a test).
+WRIST_IMAGE_KEY = 'image_wrist'
 
 
 def generate_launch_description():
@@ -60,6 +65,10 @@ def generate_launch_description():
             'camera_topic', default_value='/camera/image_raw',
             description='sensor_msgs/Image topic of the camera the checkpoint expects'),
         DeclareLaunchArgument(
+            'wrist_camera_topic', default_value='',
+            description='sensor_msgs/Image topic of a wrist camera the checkpoint observes as '
+                        'image_wrist (a second image observer); empty: none'),
+        DeclareLaunchArgument(
             'controller_name', default_value='',
             description='joint_trajectory_controller to command '
                         '(/<controller_name>/joint_trajectory); empty: the params file value'),
@@ -92,7 +101,7 @@ def _agent_nodes(context):
         context: The launch context holding the arguments.
 
     Returns:
-        list: The joint observer, image observer and inference node actions.
+        list: The joint observer, image observer(s) and inference node actions.
     """
     namespace = LaunchConfiguration('namespace').perform(context)
     params_path = LaunchConfiguration('params_file').perform(context)
@@ -104,7 +113,15 @@ def _agent_nodes(context):
     def text(name):
         return LaunchConfiguration(name).perform(context)
 
-    return [
+    wrist_topic = text('wrist_camera_topic')
+    wrist_observer = [Node(
+        package='gato_ros', executable='image_observer', name='image_observer_wrist',
+        namespace=namespace, output='screen',
+        parameters=_layers(from_file('image_observer_wrist'), {
+            'image_topic': wrist_topic, 'key': WRIST_IMAGE_KEY,
+            'use_sim_time': use_sim_time}))] if wrist_topic else []
+    wrist_keys = {'observation_keys': ['image', WRIST_IMAGE_KEY, 'joints']} if wrist_topic else {}
+    return wrist_observer + [
         Node(
             package='gato_ros', executable='joint_state_observer',
             name='joint_state_observer', namespace=namespace, output='screen',
@@ -129,7 +146,7 @@ def _agent_nodes(context):
                 'command_topic': text('command_topic'),
                 'gripper_output': text('gripper_output'),
                 'servo_frame_id': text('servo_frame_id'),
-            }, skip_empty=True), {
+            }, skip_empty=True), wrist_keys, {
                 'autostart': ParameterValue(LaunchConfiguration('autostart'), value_type=bool),
                 'use_sim_time': use_sim_time})),
     ]

@@ -15,6 +15,10 @@ so ``real_time_factor`` can slow down or speed up the whole loop consistently.
 (``collect --action-space twist``): the agent runs checkpoint task ``<arm>/twist/<task>`` in
 servo mode and commands the simulator's Cartesian velocity interface
 (``/twist_controller/commands``) and its gripper topic.
+
+``wrist_camera_topic:=/wrist_camera/image_raw`` makes the simulator publish its wrist camera
+there and gives it to the agent as ``image_wrist``, for a checkpoint trained with
+``collect --wrist-camera``.
 """
 
 from launch import LaunchDescription
@@ -38,6 +42,7 @@ def generate_launch_description():
     arm = LaunchConfiguration('arm')
     task = LaunchConfiguration('task')
     use_sim_time = LaunchConfiguration('use_sim_time')
+    wrist_camera_topic = LaunchConfiguration('wrist_camera_topic')
     simulator = Node(
         package='gato_ros', executable='mujoco_arm', name='mujoco_arm', output='screen',
         parameters=[{
@@ -47,7 +52,8 @@ def generate_launch_description():
             'real_time_factor': ParameterValue(LaunchConfiguration('real_time_factor'),
                                                value_type=float),
             # The simulator is the clock source: it publishes /clock, it never follows it.
-            'publish_clock': ParameterValue(use_sim_time, value_type=bool)}])
+            'publish_clock': ParameterValue(use_sim_time, value_type=bool),
+            'wrist_image_topic': ParameterValue(wrist_camera_topic, value_type=str)}])
     description = IncludeLaunchDescription(
         PythonLaunchDescriptionSource(
             PathJoinSubstitution([share, 'launch', 'robot_description.launch.py'])),
@@ -59,14 +65,15 @@ def generate_launch_description():
         condition=UnlessCondition(twist_actions),
         launch_arguments={
             'params_file': params_file, 'task': [arm, '/', task],
-            'use_sim_time': use_sim_time}.items())
+            'use_sim_time': use_sim_time, 'wrist_camera_topic': wrist_camera_topic}.items())
     twist_agent = IncludeLaunchDescription(
         PythonLaunchDescriptionSource(PathJoinSubstitution([share, 'launch', 'agent.launch.py'])),
         condition=IfCondition(twist_actions),
         launch_arguments={
             'params_file': params_file, 'task': [arm, '/twist/', task],
             'use_sim_time': use_sim_time, 'mode': 'servo',
-            'command_topic': '/twist_controller/commands', 'gripper_output': 'topic'}.items())
+            'command_topic': '/twist_controller/commands', 'gripper_output': 'topic',
+            'wrist_camera_topic': wrist_camera_topic}.items())
     return LaunchDescription([
         DeclareLaunchArgument(
             'arm', default_value='panda', choices=['panda', 'ur5e'],
@@ -90,6 +97,11 @@ def generate_launch_description():
             'twist_actions', default_value='false', choices=['true', 'false'],
             description='the checkpoint acts in Cartesian twists (<arm>/twist/<task>): servo '
                         "mode on the simulator's twist interface"),
+        DeclareLaunchArgument(
+            'wrist_camera_topic', default_value='',
+            description="publish the simulator's wrist camera on this topic and give it to "
+                        'the agent as image_wrist (collect --wrist-camera checkpoints); empty: '
+                        'no wrist camera'),
         simulator,
         description,
         # Scoped: the agent's 'task' (<arm>/<task>) must not replace the simulator's outside.

@@ -58,6 +58,9 @@ def add_arguments(parser):
     parser.add_argument('--action-space', choices=ACTION_SPACES, default='joint',
                         help="what the actions hold: joint deltas, or the tool's Cartesian "
                         'twist (tasks <arm>/twist/<task>, run with the servo mode)')
+    parser.add_argument('--wrist-camera', action='store_true',
+                        help="also record the wrist camera's image (observation image_wrist; "
+                        'evaluation then runs a second image observer)')
     parser.add_argument('--localization', action='store_true',
                         help='write one-timestep start scenes labelled with the offset from '
                         'the tool to the instructed object (x5, m), --episodes per task, '
@@ -87,9 +90,10 @@ def resolve_tasks(names):
 
 def _collect_scenes(args):
     """Write the localization scenes; return the exit status."""
-    if args.policy_checkpoint or args.action_noise or args.action_space != 'joint':
+    if (args.policy_checkpoint or args.action_noise or args.action_space != 'joint'
+            or args.wrist_camera):
         raise ValueError('--localization records start scenes: no --policy-checkpoint, '
-                         '--action-noise or --action-space')
+                         '--action-noise, --action-space or --wrist-camera')
     config = LocalizationConfig(arm=args.arm, tasks=resolve_tasks(args.tasks),
                                 scenes_per_task=args.episodes, first_seed=args.first_seed,
                                 start_noise_rad=args.start_noise)
@@ -105,7 +109,7 @@ def _collect_episodes(args):
                         action_noise=args.action_noise, start_noise_rad=args.start_noise,
                         policy_checkpoint=args.policy_checkpoint,
                         action_decoding=args.action_decoding,
-                        action_space=args.action_space)
+                        action_space=args.action_space, wrist_camera=args.wrist_camera)
     counts = collect_demonstrations(config, args.out)
     failures = ('policy failures kept' if args.policy_checkpoint
                 else 'expert failures skipped')

@@ -28,6 +28,7 @@ from gato_ros.evaluation.goal_probe import (expert_actor, policy_actor, probe_go
 from gato_ros.evaluation.localization_score import score_localization
 from gato_ros.policy import ACTION_DECODINGS, GatoPolicy, PolicyConfig
 from gato_ros.recording.dataset import load_dataset
+from gato_ros.recording.sim_demos import reads_wrist_image
 from gato_ros.sim.arms import list_arms
 from gato_ros.sim.tasks import list_tasks
 
@@ -70,17 +71,19 @@ def _load_policy(args):
 
 
 def _actors(args):
-    """Return ``task -> begin`` of the probed policy and its action space.
+    """Return ``task -> begin`` of the probed policy, its action space and wrist camera.
 
     A checkpoint is loaded once for all tasks; one trained on ``<arm>/twist/<task>`` episodes
-    acts in twists.
+    acts in twists, one that observes the wrist camera gets its images.
     """
     if args.policy == 'expert':
-        return expert_actor, 'joint'
+        return expert_actor, 'joint', False
     policy = _load_policy(args)
     action_space = arm_action_space(policy.tasks, args.arm)
+    wrist = any(reads_wrist_image(policy.task_spec(t)) for t in policy.tasks
+                if t.split('/', 1)[0] == args.arm)
     return (lambda task: policy_actor(policy, episode_task_name(args.arm, task, action_space),
-                                      DEFAULTS.image_size)), action_space
+                                      DEFAULTS.image_size)), action_space, wrist
 
 
 def _probe_goals(args):
@@ -89,11 +92,12 @@ def _probe_goals(args):
         raise ValueError('the goal probe needs --arm (or score scenes with --scenes)')
     results = {}
     tasks = resolve_tasks(args.tasks)
-    actors, action_space = _actors(args)
+    actors, action_space, wrist = _actors(args)
     for task in tasks:
         config = ProbeConfig(arm=args.arm, task=task, episodes=args.episodes,
                              steps=args.steps, first_seed=args.first_seed,
-                             start_noise_rad=args.start_noise, action_space=action_space)
+                             start_noise_rad=args.start_noise, action_space=action_space,
+                             wrist_camera=wrist)
         fit = probe_goal_dependence(config, actors(task))
         name = episode_task_name(args.arm, task, action_space)
         print(f'{name}: {fit.summary()}, {fit.episodes} episodes')

@@ -42,6 +42,7 @@ class ProbeConfig:
         start_noise_rad: uniform noise on each arm joint of the home pose at every reset.
         action_space: what the actor's actions hold, ``'joint'`` deltas or the tool's
             ``'twist'``.
+        wrist_camera: the observations also hold the wrist camera's image.
     """
 
     arm: str
@@ -54,6 +55,7 @@ class ProbeConfig:
     control_rate_hz: float = DemoConfig.control_rate_hz
     start_noise_rad: float = SceneConfig.home_noise_rad
     action_space: str = 'joint'
+    wrist_camera: bool = False
 
     def __post_init__(self):
         if self.episodes < 4:
@@ -138,10 +140,12 @@ def policy_actor(policy, task_name: str, image_size: tuple):
         task_name: the policy's task name (``<arm>/<task>``).
         image_size: (height, width) of the model's image observation (px).
     """
+    keys = policy.task_spec(task_name).observations
+
     def begin(sim):
         policy.reset(task=task_name, instruction=sim.instruction)
         return lambda observation: policy.select_action(
-            policy_observation(observation, image_size))
+            policy_observation(observation, image_size, keys))
     return begin
 
 
@@ -158,7 +162,8 @@ def probe_goal_dependence(config: ProbeConfig, begin) -> GoalDependence:
     """
     goal_body = make_task(config.task).approach_body
     sim = ArmSim(config.arm, image_size=config.camera_size,
-                 config=SceneConfig(home_noise_rad=config.start_noise_rad))
+                 config=SceneConfig(home_noise_rad=config.start_noise_rad),
+                 wrist_image=config.wrist_camera)
     moved, goals, starts = [], [], []
     for seed in range(config.first_seed, config.first_seed + config.episodes):
         sim.reset(config.task, seed)

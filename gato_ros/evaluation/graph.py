@@ -1,7 +1,8 @@
 """Start and stop the ROS graph of a closed-loop evaluation: simulator and agent processes.
 
 Four child processes talk over Fast DDS on the loopback interface: ``mujoco_arm`` (the
-simulated arm), ``joint_state_observer``, ``image_observer`` and ``inference_node``. Their
+simulated arm), ``joint_state_observer``, ``image_observer`` and ``inference_node`` (a fifth,
+``image_observer_wrist``, for a checkpoint that observes the wrist camera). Their
 parameters come from one generated params file: the arm's URDF-derived parameters
 (:mod:`gato_ros.nodes.arm_params`) plus what the evaluation chooses (policy source,
 checkpoint, task). The graph runs in its own ``ROS_DOMAIN_ID`` so an evaluation on a lab
@@ -16,11 +17,14 @@ import subprocess
 import sys
 
 from gato_ros.nodes.arm_params import arm_parameters
+from gato_ros.sim.scene import WRIST_IMAGE_KEY
 import yaml
 
 # The simulated arm's command topics in twist evaluations.
 TWIST_TOPIC = '/twist_controller/commands'
 GRIPPER_TOPIC = '/gripper_controller/commands'
+# The simulated arm's wrist camera, for checkpoints that observe it.
+WRIST_IMAGE_TOPIC = '/wrist_camera/image_raw'
 # Fast DDS derives UDP ports from the domain id; ids above 232 are invalid. Evaluations pick
 # one at random from a range labs rarely use.
 EVAL_DOMAIN_IDS = range(150, 230)
@@ -44,6 +48,8 @@ class GraphConfig:
             ``'twist'``: it runs in servo mode, its twists going to the simulated arm's
             Cartesian velocity interface and its gripper commands to the gripper topic (the
             expert baseline then publishes twists too).
+        wrist_camera: the simulated arm also publishes its wrist camera, which a second
+            image observer (``image_observer_wrist``) hands to the agent as ``image_wrist``.
     """
 
     arm: str
@@ -56,6 +62,7 @@ class GraphConfig:
     log_dir: str = 'runs/eval/logs'
     domain_id: int = None
     action_space: str = 'joint'
+    wrist_camera: bool = False
 
 
 def graph_parameters(config):
@@ -80,7 +87,21 @@ def graph_parameters(config):
         'expert_action_space': config.action_space})
     if config.action_space == 'twist':
         _use_twists(params, config.control_rate_hz)
+    if config.wrist_camera:
+        _add_wrist_camera(params)
     return params
+
+
+def _add_wrist_camera(params):
+    """Publish the wrist camera and observe it with a second image observer."""
+    params['mujoco_arm']['ros__parameters']['wrist_image_topic'] = WRIST_IMAGE_TOPIC
+    # Both observers are named, so the params file also serves `gato-ros agent`, which starts
+    # one observer per image_observer* section.
+    params['image_observer'] = {'ros__parameters': {'key': 'image'}}
+    params['image_observer_wrist'] = {'ros__parameters': {
+        'key': WRIST_IMAGE_KEY, 'image_topic': WRIST_IMAGE_TOPIC}}
+    params['inference_node']['ros__parameters']['observation_keys'] = [
+        'image', WRIST_IMAGE_KEY, 'joints']
 
 
 def _use_twists(params, control_rate_hz):
@@ -133,11 +154,15 @@ class RosGraph:
         env = self.environment()
         # One process per node: the policy's Python-heavy decoding then never starves the
         # observers' callbacks (in one process they share the GIL and the executor threads).
+        modules = {name: name for name in ('mujoco_arm', 'joint_state_observer',
+                                           'image_observer', 'inference_node')}
+        if self.config.wrist_camera:
+            modules['image_observer_wrist'] = 'image_observer'
         commands = {
-            name: [sys.executable, '-m', f'gato_ros.nodes.{name}', '--ros-args',
-                   '--params-file', str(params_path)]
-            for name in ('mujoco_arm', 'joint_state_observer', 'image_observer',
-                         'inference_node')}
+            name: [sys.executable, '-m', f'gato_ros.nodes.{module}', '--ros-args',
+                   '--params-file', str(params_path),
+                   *(['-r', f'__node:={name}'] if name != module else [])]
+            for name, module in modules.items()}
         for name, command in commands.items():
             log = open(log_dir / f'{name}.log', 'w', encoding='utf-8')
             self._processes.append((subprocess.Popen(

@@ -11,7 +11,7 @@ from gato_ros.data import episode_task_name, Normalizer
 from gato_ros.evaluation.driver import EpisodeDriver
 from gato_ros.evaluation.graph import GraphConfig, RosGraph, TWIST_TOPIC
 from gato_ros.evaluation.report import build_report
-from gato_ros.recording.sim_demos import collect_demonstrations, DemoConfig
+from gato_ros.recording.sim_demos import collect_demonstrations, DemoConfig, reads_wrist_image
 from gato_ros.sim.experts import check_action_space
 from gato_ros.sim.tasks import make_task
 
@@ -87,6 +87,23 @@ def checkpoint_tasks(path):
     return sorted(_read_spec(path)['tasks'])
 
 
+def checkpoint_reads_wrist_image(path, task_names):
+    """Return whether a checkpoint observes the wrist camera in any of some tasks.
+
+    Args:
+        path: checkpoint folder.
+        task_names: checkpoint task names (``'<arm>/<task>'``, ...).
+
+    Returns:
+        bool: whether one of those tasks it was trained on has an ``image_wrist``.
+
+    Raises:
+        FileNotFoundError: when the folder has no gato_spec.json.
+    """
+    specs = _read_spec(path)['tasks']
+    return any(reads_wrist_image(specs[name]) for name in task_names if name in specs)
+
+
 def check_config(config):
     """Refuse an evaluation that cannot run, before any process starts.
 
@@ -118,7 +135,7 @@ def check_config(config):
                          f'statistics per {normalizer.group_by}')
 
 
-def make_prompts(arm, tasks, out_dir, action_space='joint'):
+def make_prompts(arm, tasks, out_dir, action_space='joint', wrist_camera=False):
     """Record one successful expert demonstration per task to prompt the policy with.
 
     The demonstrations come from the ROS-free fast path (same camera and image pipeline as
@@ -129,13 +146,14 @@ def make_prompts(arm, tasks, out_dir, action_space='joint'):
         tasks: simulator task names.
         out_dir: folder; the episodes go to its ``prompts`` subfolder.
         action_space: what the demonstrations' actions hold (``'joint'`` or ``'twist'``).
+        wrist_camera: the demonstrations also hold the wrist camera's image.
 
     Returns:
         dict: task -> path of its demonstration ``.npz``.
     """
     folder = Path(out_dir) / 'prompts'
     collect_demonstrations(DemoConfig(arm, tuple(tasks), 1, first_seed=PROMPT_FIRST_SEED,
-                                      action_space=action_space),
+                                      action_space=action_space, wrist_camera=wrist_camera),
                            folder, progress=False)
     return {task: sorted(folder.glob(f'{arm}-{task}-*.npz'))[0] for task in tasks}
 
@@ -213,14 +231,19 @@ def evaluate(config, progress=print):
     """
     check_config(config)
     is_checkpoint = config.policy == 'checkpoint'
+    # The graph gives the agent every camera the checkpoint was trained with.
+    wrist = is_checkpoint and checkpoint_reads_wrist_image(
+        config.checkpoint_path, [config.task_name(t) for t in config.tasks])
     graph_config = GraphConfig(
         arm=config.arm, policy_source=POLICIES[config.policy],
         checkpoint_path=str(config.checkpoint_path) if is_checkpoint else '',
         task=config.task_name(config.tasks[0]) if is_checkpoint else '',
         sim_task=config.tasks[0], control_rate_hz=config.control_rate_hz,
         action_decoding=config.action_decoding,
-        log_dir=str(Path(config.out_dir) / 'logs'), action_space=config.action_space)
-    prompts = (make_prompts(config.arm, config.tasks, config.out_dir, config.action_space)
+        log_dir=str(Path(config.out_dir) / 'logs'), action_space=config.action_space,
+        wrist_camera=wrist)
+    prompts = (make_prompts(config.arm, config.tasks, config.out_dir, config.action_space,
+                            wrist)
                if config.prompted else {})
     records, frames = [], {}
     with graph_session(graph_config) as session:

@@ -1,7 +1,8 @@
 """Node: a MuJoCo arm with the ROS interfaces of a Gazebo + ros2_control arm.
 
 Publishes ``/joint_states`` (arm joints then the gripper finger, rad and m), camera images on
-``/camera/image_raw`` (rgb8, rendered offscreen) with ``/camera/camera_info``, and a
+``/camera/image_raw`` (rgb8, rendered offscreen) with ``/camera/camera_info`` (optionally a
+wrist camera's too, on ``wrist_image_topic``), and a
 ``gato_ros/TaskStatus`` on ``~/task_status``; follows ``trajectory_msgs/JointTrajectory`` on
 ``/<controller_name>/joint_trajectory`` with joint_trajectory_controller semantics
 (:mod:`gato_ros.nodes.trajectory_following`) through position actuators; takes gripper
@@ -30,7 +31,7 @@ from gato_ros.nodes.parameters import declare_parameters, ParameterSpec
 from gato_ros.nodes.runner import spin_nodes
 from gato_ros.nodes.trajectory_following import TrajectoryFollower
 from gato_ros.sim.experts import ExpertConfig, make_expert, twist_joint_deltas
-from gato_ros.sim.scene import ArmSim
+from gato_ros.sim.scene import ArmSim, WRIST_CAMERA
 from gato_ros.sim.tasks import list_tasks
 from gato_ros.srv import ResetEpisode
 from geometry_msgs.msg import TwistStamped
@@ -73,6 +74,10 @@ PARAMETERS = (
     ParameterSpec('camera_height', 'rendered image height (px)', (16, 2048)),
     ParameterSpec('camera_width', 'rendered image width (px)', (16, 2048)),
     ParameterSpec('camera_rate_hz', 'image publication rate (Hz)', RATE),
+    ParameterSpec('wrist_image_topic',
+                  "wrist camera's sensor_msgs/Image topic (rgb8); empty: no wrist camera"),
+    ParameterSpec('wrist_camera_info_topic', "wrist camera's sensor_msgs/CameraInfo topic"),
+    ParameterSpec('wrist_camera_frame_id', "frame_id of the wrist camera's images"),
     ParameterSpec('joint_state_rate_hz', 'joint state publication rate (Hz)', RATE),
     ParameterSpec('task_status_rate_hz', 'task status publication rate (Hz)', RATE),
     ParameterSpec('physics_update_period_s', 'wall-clock period of physics updates (s)',
@@ -124,6 +129,14 @@ class MujocoArm(Node):
                                                 qos_profile_sensor_data)
         self._info_pub = self.create_publisher(CameraInfo, params['camera_info_topic'],
                                                qos_profile_sensor_data)
+        self._cameras = [(None, params['camera_frame_id'], self._image_pub, self._info_pub)]
+        if params['wrist_image_topic']:
+            self._cameras.append((
+                WRIST_CAMERA, params['wrist_camera_frame_id'],
+                self.create_publisher(Image, params['wrist_image_topic'],
+                                      qos_profile_sensor_data),
+                self.create_publisher(CameraInfo, params['wrist_camera_info_topic'],
+                                      qos_profile_sensor_data)))
         self._status_pub = self.create_publisher(TaskStatus, '~/task_status', 10)
         self._clock_pub = (self.create_publisher(Clock, '/clock', 10)
                            if params['publish_clock'] else None)
@@ -284,14 +297,18 @@ class MujocoArm(Node):
         self._joint_pub.publish(msg)
 
     def _publish_camera(self):
-        rgb = self._sim.render()
-        header = Header(stamp=self._stamp(), frame_id=self._params['camera_frame_id'])
+        stamp = self._stamp()
+        for camera, frame_id, image_pub, info_pub in self._cameras:
+            self._publish_image(camera, Header(stamp=stamp, frame_id=frame_id), image_pub,
+                                info_pub)
+
+    def _publish_image(self, camera, header, image_pub, info_pub):
+        rgb = self._sim.render(camera)
         height, width = rgb.shape[:2]
-        self._image_pub.publish(Image(header=header, height=height, width=width,
-                                      encoding='rgb8', is_bigendian=0, step=width * 3,
-                                      data=rgb.tobytes()))
-        fx, fy, cx, cy = self._sim.camera_intrinsics()
-        self._info_pub.publish(CameraInfo(
+        image_pub.publish(Image(header=header, height=height, width=width, encoding='rgb8',
+                                is_bigendian=0, step=width * 3, data=rgb.tobytes()))
+        fx, fy, cx, cy = self._sim.camera_intrinsics(camera)
+        info_pub.publish(CameraInfo(
             header=header, height=height, width=width, distortion_model='plumb_bob',
             d=[0.0] * 5, k=[fx, 0.0, cx, 0.0, fy, cy, 0.0, 0.0, 1.0],
             r=[1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0],

@@ -26,7 +26,7 @@ from gato_ros.nodes.image_conversion import crop_and_resize
 from gato_ros.policy import GatoPolicy, PolicyConfig
 from gato_ros.sim.experts import ExpertConfig, make_expert
 from gato_ros.sim.rollout import make_action_noise, run_episode
-from gato_ros.sim.scene import ArmSim, SceneConfig
+from gato_ros.sim.scene import ArmSim, SceneConfig, WRIST_IMAGE_KEY
 import numpy as np
 from tqdm import tqdm
 
@@ -55,6 +55,9 @@ class DemoConfig:
             must find it in the image (measured: docs/training.md, "Session 4").
         action_space: ``'joint'`` deltas or the tool's ``'twist'``: what the recorded
             actions hold, and what a policy checkpoint's actions are read as.
+        wrist_camera: also record the wrist camera's image (``image_wrist``, as the ROS
+            graph's ``image_observer_wrist`` makes it). A policy checkpoint that reads one
+            gets it whatever this says.
     """
 
     arm: str
@@ -69,6 +72,7 @@ class DemoConfig:
     action_decoding: str = 'mode'
     start_noise_rad: float = SceneConfig.home_noise_rad
     action_space: str = 'joint'
+    wrist_camera: bool = False
 
     def task_name(self, task):
         """Return the episode task name of a simulator task (see ``episode_task_name``)."""
@@ -95,18 +99,33 @@ def to_episode(result, task_name, image_size):
         success=bool(result.success))
 
 
-def policy_observation(observation, image_size):
+def policy_observation(observation, image_size, keys=None):
     """Return a simulator observation as the ROS graph hands it to the policy.
 
     Args:
-        observation: ``ArmSim.observation()`` with the camera image.
-        image_size: (height, width) of the model's image observation (px).
+        observation: ``ArmSim.observation()`` with the camera images.
+        image_size: (height, width) of the model's image observations (px).
+        keys: the observation keys to keep (a policy's task spec); None: all.
 
     Returns:
-        dict: ``image`` (H, W, 3) uint8 and ``joints`` (J,) float32.
+        dict: ``image`` (H, W, 3) uint8, ``image_wrist`` likewise when the simulator renders
+        the wrist camera, and ``joints`` (J,) float32.
     """
-    return {'image': crop_and_resize(observation['image'], *image_size),
-            'joints': observation['joints']}
+    return {key: value if key == 'joints' else crop_and_resize(value, *image_size)
+            for key, value in observation.items() if keys is None or key in keys}
+
+
+def reads_wrist_image(spec):
+    """Return whether a task spec observes the wrist camera.
+
+    Args:
+        spec: a :class:`gato_ros.data.EpisodeSpec`, or its dict form in ``gato_spec.json``.
+
+    Returns:
+        bool: whether :data:`gato_ros.sim.scene.WRIST_IMAGE_KEY` is one of its observations.
+    """
+    observations = spec['observations'] if isinstance(spec, dict) else spec.observations
+    return WRIST_IMAGE_KEY in observations
 
 
 def joint_delta_cosine(policy_action, expert_action):
@@ -143,6 +162,7 @@ class ExpertLabelledRollout:
     def __init__(self, policy, expert, task_name, image_size):
         self.policy, self.expert = policy, expert
         self.task_name, self.image_size = task_name, image_size
+        self.keys = policy.task_spec(task_name).observations
         self.cosines = []
         self._chosen = None
 
@@ -158,8 +178,8 @@ class ExpertLabelledRollout:
         """
         if self._chosen is None:
             self.policy.reset(task=self.task_name, instruction=sim.instruction)
-        self._chosen = self.policy.select_action(policy_observation(observation,
-                                                                    self.image_size))
+        self._chosen = self.policy.select_action(
+            policy_observation(observation, self.image_size, self.keys))
         expert_action = self.expert(observation, sim)
         self.cosines.append(joint_delta_cosine(self._chosen, expert_action))
         return expert_action
@@ -231,8 +251,10 @@ def collect_demonstrations(config, out_dir, progress=True):
               if config.policy_checkpoint else None)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    wrist = config.wrist_camera or (policy is not None and any(
+        reads_wrist_image(policy.task_spec(config.task_name(t))) for t in config.tasks))
     sim = ArmSim(config.arm, image_size=config.camera_size,
-                 config=SceneConfig(home_noise_rad=config.start_noise_rad))
+                 config=SceneConfig(home_noise_rad=config.start_noise_rad), wrist_image=wrist)
     counts = {}
     bar = tqdm(total=config.episodes_per_task * len(config.tasks), disable=not progress,
                desc=f'collect {config.arm}', unit='episode')

@@ -19,6 +19,8 @@ import numpy as np
 TCP_SITE = 'tcp'
 SCENE_CAMERA = 'scene'
 WRIST_CAMERA = 'wrist'
+# Observation key of the wrist camera's image, as the ROS graph's image_observer_wrist names it.
+WRIST_IMAGE_KEY = 'image_wrist'
 _SCENE_CAMERA = SceneCamera()
 
 
@@ -205,7 +207,8 @@ class ArmSim:
     """
 
     def __init__(self, arm: str = 'ur5e', image_size: tuple = (64, 64), camera: str = 'scene',
-                 physics_dt_s: float = 0.002, config: SceneConfig = SceneConfig()):
+                 physics_dt_s: float = 0.002, config: SceneConfig = SceneConfig(),
+                 wrist_image: bool = False):
         """Load the arm and compile the bare table scene.
 
         Args:
@@ -214,11 +217,17 @@ class ArmSim:
             camera: default camera for render() and observation(): 'scene' or 'wrist'.
             physics_dt_s: physics time step in seconds.
             config: scene constants.
+            wrist_image: observation() also renders the wrist camera, as
+                :data:`WRIST_IMAGE_KEY` (a second image, beside the default camera's).
 
         Raises:
-            ValueError: on an unknown arm or camera, a bad image size or time step.
+            ValueError: on an unknown arm or camera, a bad image size or time step, or a
+                wrist image asked beside a default camera that is the wrist camera.
 
         """
+        if wrist_image and camera == WRIST_CAMERA:
+            raise ValueError('wrist_image adds the wrist camera beside the default camera; '
+                             f'camera must not be {WRIST_CAMERA!r} then')
         if len(image_size) != 2 or min(image_size) < 1:
             raise ValueError(f'image_size must be (height, width) >= 1, got {image_size}')
         if not physics_dt_s > 0.0:
@@ -236,6 +245,7 @@ class ArmSim:
         self._scene = self._compiled_scene(None)
         self._check_camera(camera)
         self._camera = camera
+        self._wrist_image = bool(wrist_image)
         self._set_arm_state(np.array(self._arm.home_positions))
         mujoco.mj_forward(self.model, self.data)
 
@@ -455,16 +465,19 @@ class ArmSim:
         """Return the policy's observation.
 
         Args:
-            include_image: render the default camera (skip it to save time when unused).
+            include_image: render the cameras (skip it to save time when unused).
 
         Returns:
-            {'joints': float32 (n_joints,), 'image': uint8 (height, width, 3)}; no 'image'
-            key when include_image is False.
+            {'joints': float32 (n_joints,), 'image': uint8 (height, width, 3)}, plus the
+            wrist camera's image under :data:`WRIST_IMAGE_KEY` when the simulator was made
+            with ``wrist_image``; no images when include_image is False.
 
         """
         observation = {'joints': self.joint_positions().astype(np.float32)}
         if include_image:
             observation['image'] = self.render()
+            if self._wrist_image:
+                observation[WRIST_IMAGE_KEY] = self.render(WRIST_CAMERA)
         return observation
 
     def success(self) -> bool:

@@ -43,3 +43,17 @@ def test_scenes_score_a_localization_checkpoint(tmp_path, capsys):
     assert 'the goal probe needs --arm' in capsys.readouterr().out
     assert main(['probe', '--policy', 'expert', '--scenes', str(scenes)]) == 2
     assert 'scores a --checkpoint, not the expert' in capsys.readouterr().out
+
+
+def test_probe_of_a_wrist_camera_checkpoint_gives_it_both_images(tmp_path, capsys):
+    """A checkpoint trained with --wrist-camera is probed with the wrist camera rendered."""
+    demos = tmp_path / 'demos'
+    assert main(['collect', '--arm', 'panda', '--tasks', 'reach_target', '--episodes', '1',
+                 '--wrist-camera', '--out', str(demos)]) == 0
+    checkpoint = tmp_path / 'wrist'
+    assert main(['train', '--data', str(demos), '--preset', 'gato-test', '--steps', '1',
+                 '--batch-size', '2', '--window-timesteps', '1', '--out', str(checkpoint)]) == 0
+    capsys.readouterr()
+    assert main(['probe', '--checkpoint', str(checkpoint), '--arm', 'panda', '--tasks',
+                 'reach_target', '--episodes', '4', '--steps', '1']) == 0
+    assert 'panda/reach_target: x: goal ' in capsys.readouterr().out

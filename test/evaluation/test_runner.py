@@ -4,8 +4,13 @@ from dataclasses import replace
 import json
 from pathlib import Path
 
-from gato_ros.evaluation.runner import check_config, checkpoint_tasks, EvalConfig, evaluate
+from gato_ros.evaluation.runner import (
+    check_config, checkpoint_reads_wrist_image, checkpoint_tasks, EvalConfig, evaluate)
+from gato_ros.recording.dataset import load_dataset
+from gato_ros.recording.sim_demos import collect_demonstrations, DemoConfig
+from gato_ros.training import train, TrainConfig
 import pytest
+import yaml
 
 DEMO_CHECKPOINT = Path(__file__).resolve().parents[2] / 'checkpoints' / 'demo'
 
@@ -96,3 +101,28 @@ def test_prompted_episodes_load_a_demonstration_through_the_service(tmp_path):
     assert report['tasks']['press_button']['prompted']['episodes'] == 1
     assert 'prompted' in report['overall']
     assert len(list((tmp_path / 'prompts').glob('ur5e-press_button-*.npz'))) == 1
+
+
+def test_a_wrist_camera_checkpoint_gets_both_cameras_through_the_graph(tmp_path):
+    """A checkpoint that observes image_wrist: the graph adds the wrist camera and observer.
+
+    The inference node commands only while every observation it reads is fresh, so commands
+    prove that the wrist images reach it.
+    """
+    collect_demonstrations(DemoConfig(arm='panda', tasks=('reach_target',), episodes_per_task=1,
+                                      wrist_camera=True), tmp_path / 'demo', progress=False)
+    checkpoint = train(load_dataset(tmp_path / 'demo'), TrainConfig(
+        output_dir=str(tmp_path / 'ckpt'), preset='gato-test', max_steps=1, val_fraction=0.0,
+        eval_every=0, progress=False))
+    assert checkpoint_reads_wrist_image(checkpoint, ['panda/reach_target'])
+    assert not checkpoint_reads_wrist_image(DEMO_CHECKPOINT, checkpoint_tasks(DEMO_CHECKPOINT))
+    config = EvalConfig(arm='panda', tasks=('reach_target',), episodes=1,
+                        checkpoint_path=str(checkpoint), out_dir=str(tmp_path / 'eval'))
+    report, _ = evaluate(config, progress=lambda line: None)
+    assert report['episodes'][0]['commands'] > 10
+    params = yaml.safe_load((tmp_path / 'eval' / 'logs' / 'graph_params.yaml').read_text())
+    assert params['image_observer_wrist']['ros__parameters']['key'] == 'image_wrist'
+    assert params['mujoco_arm']['ros__parameters']['wrist_image_topic'] == (
+        params['image_observer_wrist']['ros__parameters']['image_topic'])
+    assert params['inference_node']['ros__parameters']['observation_keys'] == [
+        'image', 'image_wrist', 'joints']

@@ -114,6 +114,23 @@ def test_agent_nodes_get_the_params_file_and_overrides_in_a_namespace():
     assert params['image_observer']['image_topic'] == '/wrist/image_raw'
     observer_joints = params['joint_state_observer']['joint_names']
     assert observer_joints == [*UR5E_ARM_JOINTS, 'ur5e_finger_joint1']
+    assert 'observation_keys' not in inference
+
+
+def test_agent_wrist_camera_adds_a_second_observer_and_key():
+    """wrist_camera_topic starts image_observer_wrist and makes the agent read image_wrist."""
+    description = _description('agent.launch.py')
+    context = _context({'params_file': str(REPO / 'config' / 'arms' / 'panda.yaml'),
+                        'wrist_camera_topic': '/wrist_camera/image_raw'})
+    _declare_defaults(description, context)
+    (opaque,) = _of_type(description, 'OpaqueFunction')
+    nodes = {node.node_name.rsplit('/', 1)[-1]: node for node in opaque.visit(context)}
+    assert set(nodes) == {'joint_state_observer', 'image_observer', 'image_observer_wrist',
+                          'inference_node'}
+    wrist = _node_parameters(nodes['image_observer_wrist'], context)
+    assert (wrist['image_topic'], wrist['key']) == ('/wrist_camera/image_raw', 'image_wrist')
+    assert _node_parameters(nodes['inference_node'], context)['observation_keys'] == [
+        'image', 'image_wrist', 'joints']
 
 
 def test_sim_agent_configures_the_simulator_and_scopes_the_agent_task():
@@ -126,7 +143,7 @@ def test_sim_agent_configures_the_simulator_and_scopes_the_agent_task():
     assert simulator.node_executable == 'mujoco_arm'
     assert _node_parameters(simulator, context) == {
         'arm': 'ur5e', 'task': 'lift_block', 'seed': 3, 'real_time_factor': 2.0,
-        'publish_clock': True}
+        'publish_clock': True, 'wrist_image_topic': ''}
     from launch.utilities import perform_substitutions
 
     def agent_arguments():
@@ -136,6 +153,7 @@ def test_sim_agent_configures_the_simulator_and_scopes_the_agent_task():
 
     given = agent_arguments()
     assert given['task'] == 'ur5e/lift_block' and 'mode' not in given
+    assert given['wrist_camera_topic'] == ''
     context.launch_configurations['twist_actions'] = 'true'
     given = agent_arguments()
     assert given['task'] == 'ur5e/twist/lift_block'

@@ -6,6 +6,7 @@ import re
 
 from gato_ros.sim import gazebo_description
 from gato_ros.sim.arms import list_arms
+from gato_ros.sim.scene import WRIST_IMAGE_KEY
 from gato_ros.sim.tasks import list_tasks
 from launch_static import (
     BUILTIN_PARAMETERS, call_name, calls, CONTROLLERS_DIR, declared_arguments, gato_ros_nodes,
@@ -247,6 +248,22 @@ def test_sim_agent_twist_actions_command_the_simulators_twist_interface():
         simulator['mujoco_arm']['ros__parameters']['twist_command_topic'])
     assert [literal(part) for part in twist['task'].elts[1:2]] == ['/twist/']
     assert 'mode' not in by_condition['UnlessCondition']
+
+
+def test_wrist_camera_key_and_topics_match_the_package():
+    """The launch files' wrist key is the simulator's; the sim passes its topic through."""
+    agent = _tree('agent.launch.py')
+    (assignment,) = [node for node in agent.body if isinstance(node, ast.Assign)
+                     and node.targets[0].id == 'WRIST_IMAGE_KEY']
+    assert literal(assignment.value) == WRIST_IMAGE_KEY
+    assert literal(keyword(declared_arguments(agent)['wrist_camera_topic'],
+                           'default_value')) == ''
+    sim = _tree('sim_agent.launch.py')
+    for call in calls(sim, 'IncludeLaunchDescription'):
+        if keyword(call, 'condition') is not None:
+            assert 'wrist_camera_topic' in _dict_argument(call, 'launch_arguments')
+    simulator = yaml.safe_load((REPO / 'config' / 'mujoco_arm.yaml').read_text())
+    assert simulator['mujoco_arm']['ros__parameters']['wrist_image_topic'] == ''
 
 
 def _dict_argument(call, name):

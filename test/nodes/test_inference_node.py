@@ -80,7 +80,8 @@ def test_servo_mode_publishes_limited_twists_and_a_gripper_command(context, serv
         context, checkpoint_path=str(servo_checkpoint), autostart=True, mode='servo',
         gripper_output='topic', command_topic='/itest/twist', gripper_topic='/itest/gripper',
         servo_frame_id='tool0', max_linear_speed_mps=0.001, max_angular_speed_radps=0.002,
-        control_rate_hz=50.0)
+        # The hold needs a fresh gripper position: a loaded machine must not make it stale.
+        control_rate_hz=50.0, max_obs_age_s=5.0)
     try:
         harness.listen(TwistStamped, '/itest/twist')
         harness.listen(Float64MultiArray, '/itest/gripper')

@@ -1,4 +1,4 @@
-"""In-process tests of the simulated arm node's Cartesian velocity interface (mujoco_arm.py)."""
+"""In-process tests of the simulated arm node (mujoco_arm.py): twist interface, wrist camera."""
 
 import time
 
@@ -9,6 +9,8 @@ import pytest
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.parameter import Parameter
+from rclpy.qos import qos_profile_sensor_data
+from sensor_msgs.msg import CameraInfo, Image
 
 pytestmark = [pytest.mark.sim]
 TOPIC = '/twist_controller/commands'
@@ -69,3 +71,35 @@ def test_a_twist_moves_the_tool_for_one_period_and_bad_ones_are_rejected(context
             0.01, abs=3e-3)
     finally:
         harness.close()
+
+
+def test_the_wrist_camera_is_published_beside_the_scene_camera(context):
+    """With wrist_image_topic set, both cameras publish images and camera info each tick."""
+    overrides = {'wrist_image_topic': '/wrist_camera/image_raw', 'camera_height': 32,
+                 'camera_width': 48, 'camera_rate_hz': 20.0}
+    arm = MujocoArm(context=context, parameter_overrides=[
+        Parameter(k, value=v) for k, v in overrides.items()])
+    peer = rclpy.create_node('peer', context=context)
+    received = {}
+    for topic, message in (('/camera/image_raw', Image), ('/wrist_camera/image_raw', Image),
+                           ('/wrist_camera/camera_info', CameraInfo)):
+        peer.create_subscription(message, topic,
+                                 lambda msg, topic=topic: received.setdefault(topic, msg),
+                                 qos_profile_sensor_data)
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(arm)
+    executor.add_node(peer)
+    try:
+        deadline = time.monotonic() + 10.0
+        while len(received) < 3 and time.monotonic() < deadline:
+            executor.spin_once(timeout_sec=0.01)
+        scene, wrist = received['/camera/image_raw'], received['/wrist_camera/image_raw']
+        assert (wrist.height, wrist.width, wrist.encoding) == (32, 48, 'rgb8')
+        assert wrist.header.frame_id == 'wrist_camera_optical_frame'
+        assert bytes(wrist.data) != bytes(scene.data)
+        info = received['/wrist_camera/camera_info']
+        assert info.header.frame_id == wrist.header.frame_id and info.k[2] == pytest.approx(23.5)
+    finally:
+        executor.shutdown()
+        arm.destroy_node()
+        peer.destroy_node()

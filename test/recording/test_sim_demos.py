@@ -1,5 +1,7 @@
 """Tests of gato_ros.recording.sim_demos: expert demonstrations and DAgger rounds."""
 
+from types import SimpleNamespace
+
 from gato_ros.data import Episode
 from gato_ros.recording.sim_demos import (collect_demonstrations, DemoConfig,
                                           ExpertLabelledRollout, joint_delta_cosine)
@@ -20,6 +22,10 @@ class StillPolicy:
     def __init__(self, action_dim):
         self.action_dim = action_dim
         self.resets, self.observations = [], []
+
+    def task_spec(self, task):
+        """Observe the scene camera and the joints."""
+        return SimpleNamespace(observations={'image': None, 'joints': None})
 
     def reset(self, task, instruction):
         """Note the new episode."""
@@ -59,7 +65,7 @@ def test_joint_delta_cosine_ignores_the_gripper():
     assert joint_delta_cosine([0.0, 0.0, 1.0], [1.0, 0.0, 0.0]) == 0.0
 
 
-class ExpertCopy:
+class ExpertCopy(StillPolicy):
     """A policy that answers what the expert would: full agreement."""
 
     def __init__(self, expert):
@@ -159,3 +165,22 @@ def test_twist_demonstrations_and_a_twist_policys_round(tmp_path):
                                           episodes_per_task=1,
                                           policy_checkpoint=str(untrained)), tmp_path / 'x',
                                progress=False)
+
+
+def test_wrist_camera_demonstrations_and_a_wrist_policys_round(tmp_path):
+    """--wrist-camera episodes hold image_wrist; a checkpoint trained on them gets it back."""
+    config = DemoConfig(arm='ur5e', tasks=('lift_block',), episodes_per_task=1,
+                        wrist_camera=True)
+    collect_demonstrations(config, tmp_path / 'expert', progress=False)
+    (demo,) = [Episode.load(path) for path in (tmp_path / 'expert').glob('*.npz')]
+    scene, wrist = demo.observations['image'], demo.observations['image_wrist']
+    assert wrist.shape == scene.shape == (len(demo), 64, 64, 3)
+    assert np.abs(wrist.astype(int) - scene.astype(int)).mean() > 10  # another view
+    untrained = train([demo], TrainConfig(output_dir=str(tmp_path / 'ckpt'), preset='gato-test',
+                                          max_steps=1, val_fraction=0.0, eval_every=0,
+                                          progress=False))
+    dagger = DemoConfig(arm='ur5e', tasks=('lift_block',), episodes_per_task=1, first_seed=50,
+                        policy_checkpoint=str(untrained))
+    collect_demonstrations(dagger, tmp_path / 'dagger', progress=False)
+    (episode,) = [Episode.load(path) for path in (tmp_path / 'dagger').glob('*.npz')]
+    assert sorted(episode.observations) == ['image', 'image_wrist', 'joints']

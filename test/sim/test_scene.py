@@ -3,7 +3,7 @@
 import xml.etree.ElementTree as ElementTree
 
 from gato_ros.sim.arms import list_arms, load_arm
-from gato_ros.sim.scene import ArmSim
+from gato_ros.sim.scene import ArmSim, WRIST_IMAGE_KEY
 from gato_ros.sim.tasks import COLOURS
 import numpy as np
 import pytest
@@ -118,6 +118,19 @@ def test_observation_has_joints_and_image(sim):
     assert np.allclose(observation['joints'], sim.joint_positions())
     assert observation['image'].shape == (64, 64, 3)
     assert set(sim.observation(include_image=False)) == {'joints'}
+
+
+def test_wrist_image_is_a_second_view_in_the_observation():
+    """wrist_image adds the wrist camera's frame beside the default camera's."""
+    with ArmSim('panda', wrist_image=True) as sim:
+        sim.reset('lift_block', 0)
+        observation = sim.observation()
+        assert sorted(observation) == ['image', WRIST_IMAGE_KEY, 'joints']
+        np.testing.assert_array_equal(observation[WRIST_IMAGE_KEY], sim.render('wrist'))
+        np.testing.assert_array_equal(observation['image'], sim.render('scene'))
+        assert set(sim.observation(include_image=False)) == {'joints'}
+    with pytest.raises(ValueError, match='wrist_image'):
+        ArmSim('panda', camera='wrist', wrist_image=True)
 
 
 def test_render_size_and_intrinsics_follow_image_size():
