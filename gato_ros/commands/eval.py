@@ -23,7 +23,8 @@ from pathlib import Path
 
 from gato_ros.commands.collect import resolve_tasks
 from gato_ros.data import arm_action_space
-from gato_ros.evaluation.report import format_table, plot_report, write_report
+from gato_ros.evaluation.report import (
+    append_markdown, format_table, plot_report, write_report)
 from gato_ros.evaluation.runner import (checkpoint_tasks, EVAL_FIRST_SEED, EvalConfig, evaluate,
                                         POLICIES)
 from gato_ros.nodes.parameters import config_file
@@ -64,6 +65,9 @@ def add_arguments(parser):
     parser.add_argument('--json', default='runs/eval/report.json', metavar='PATH',
                         help='report destination')
     parser.add_argument('--plot', default=None, metavar='PNG', help='bar plot destination')
+    parser.add_argument('--markdown', default=None, metavar='PATH',
+                        help="append the results as rows of README's table (started when the "
+                        'file is new: one run per arm builds the whole table)')
     parser.add_argument('--baselines', default=None, metavar='PATH',
                         help=f'baseline success rates (default: config/{BASELINES_FILE})')
     parser.add_argument('--update-baselines', action='store_true',
@@ -162,6 +166,8 @@ def run(args):
     write_report(report, args.json)
     if args.plot:
         plot_report(report, args.plot)
+    if args.markdown:
+        append_markdown(report, args.markdown)
     if args.update_baselines:
         update_baselines(args.baselines or 'config/' + BASELINES_FILE, report, args.policy)
     print(format_table(report))

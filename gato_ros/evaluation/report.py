@@ -146,6 +146,59 @@ def format_table(report):
     return '\n'.join(lines)
 
 
+MARKDOWN_HEADER = (
+    '| arm | task | success | prompted | expert | random | score | prompted score | '
+    'control Hz | latency p50 / p99 ms |\n'
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n')
+
+
+def markdown_rows(report):
+    """Render a report as rows of the README's results table (:data:`MARKDOWN_HEADER`).
+
+    Args:
+        report: a report from :func:`build_report`.
+
+    Returns:
+        str: one row per task, with its episode count, then the arm's overall row.
+    """
+    overall = report['overall']
+    timing = [_fmt(overall.get('control_hz'), '{:.1f}'),
+              f'{_fmt(overall.get("latency_ms_p50"), "{:.0f}")} / '
+              f'{_fmt(overall.get("latency_ms_p99"), "{:.0f}")}']
+    rows = []
+    for name, figures in [*report['tasks'].items(), ('**overall**', overall)]:
+        prompted = figures.get('prompted', {})
+        count = f' ({figures["episodes"]})' if 'episodes' in figures else ''
+        cells = [report['arm'], name, _fmt(figures.get('success_rate'), '{:.0%}') + count,
+                 _fmt(prompted.get('success_rate'), '{:.0%}'),
+                 _fmt(figures.get('expert_success_rate'), '{:.0%}'),
+                 _fmt(figures.get('random_success_rate'), '{:.0%}'),
+                 _fmt(figures.get('normalized_score'), '{:.2f}'),
+                 _fmt(prompted.get('normalized_score'), '{:.2f}'),
+                 *(timing if name != '**overall**' else ['', ''])]
+        rows.append('| ' + ' | '.join(cells) + ' |\n')
+    return ''.join(rows)
+
+
+def append_markdown(report, path):
+    """Append a report's rows to a markdown results table, starting the table if new.
+
+    Running the evaluation once per arm with the same path builds one table.
+
+    Args:
+        report: a report from :func:`build_report`.
+        path: the ``.md`` file.
+
+    Returns:
+        pathlib.Path: the file.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    existing = path.read_text(encoding='utf-8') if path.exists() else ''
+    path.write_text((existing or MARKDOWN_HEADER) + markdown_rows(report), encoding='utf-8')
+    return path
+
+
 def write_report(report, path):
     """Write a report as indented JSON, creating the folder.
 

@@ -3,7 +3,8 @@
 import json
 
 from gato_ros.evaluation.report import (
-    build_report, EpisodeRecord, format_table, normalized_score, plot_report, write_report)
+    append_markdown, build_report, EpisodeRecord, format_table, MARKDOWN_HEADER,
+    normalized_score, plot_report, write_report)
 import pytest
 
 BASELINES = {'panda': {'reach_target': {'expert': 1.0, 'random': 0.0},
@@ -71,3 +72,18 @@ def test_prompted_episodes_are_reported_next_to_the_unprompted_ones():
     row = next(line for line in format_table(report).splitlines()
                if line.startswith('reach_target'))
     assert row.split()[1:7] == ['75%', '100%', '0%', '0.75', '25%', '0.25']
+
+
+def test_markdown_rows_build_one_table_over_arms(tmp_path):
+    """Each run appends its arm's rows; the header is written once."""
+    path = tmp_path / 'results.md'
+    append_markdown(build_report('panda', 'checkpoint:x', _records(), BASELINES, TIMING), path)
+    append_markdown(build_report('ur5e', 'checkpoint:x', _records(), BASELINES, TIMING), path)
+    text = path.read_text()
+    assert text.startswith(MARKDOWN_HEADER)
+    assert sum(line.startswith('| --- ') for line in text.splitlines()) == 1
+    rows = text.splitlines()[2:]
+    assert len(rows) == 6 and rows[2].startswith('| panda | **overall** |')
+    assert rows[0] == ('| panda | push_block | 50% (2) | - | 90% | 10% | 0.50 | - | 9.8 | '
+                       '40 / 55 |')
+    assert rows[5] == '| ur5e | **overall** | 67% | - | - | - | - | - |  |  |'
