@@ -7,7 +7,7 @@ they cannot drift apart; the servo-mode speed limits are the scripted experts'.
 keeps those files equal to what this module computes.
 """
 
-from gato_ros.sim.arms import load_arm
+from gato_ros.sim.arms import BASE_LINK, load_arm
 from gato_ros.sim.experts import ExpertConfig
 import yaml
 
@@ -49,7 +49,7 @@ def arm_parameters(arm_name, control_rate_hz=10.0):
         'gripper_closed_position': float(arm.lower_limits[-1]),
         'gripper_open_position': float(arm.upper_limits[-1]),
         'gripper_max_step': per_period(arm.max_velocities[-1]),
-        'servo_frame_id': 'base_link',
+        'servo_frame_id': BASE_LINK,
         # Servo mode: the scripted experts' Cartesian speed limits, so the twists of their
         # demonstrations pass unclipped.
         'max_linear_speed_mps': EXPERT_LIMITS.max_speed_m_s,

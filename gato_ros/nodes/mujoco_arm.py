@@ -30,6 +30,7 @@ from gato_ros.msg import TaskStatus
 from gato_ros.nodes.parameters import declare_parameters, ParameterSpec
 from gato_ros.nodes.runner import spin_nodes
 from gato_ros.nodes.trajectory_following import TrajectoryFollower
+from gato_ros.sim.arms import BASE_LINK
 from gato_ros.sim.experts import ExpertConfig, make_expert, twist_joint_deltas
 from gato_ros.sim.scene import ArmSim, WRIST_CAMERA
 from gato_ros.sim.tasks import list_tasks
@@ -45,8 +46,6 @@ from std_msgs.msg import Float32MultiArray, Float64MultiArray, Header
 from trajectory_msgs.msg import JointTrajectory
 
 NODE_NAME = 'mujoco_arm'
-# The frame twists are given in: the arm's base, the world origin of the scene.
-BASE_FRAME = 'base_link'
 LOG_THROTTLE_S = 2.0
 # Largest simulated time advanced in one physics update: after a stall (e.g. a slow render)
 # the simulation slows down rather than jumping ahead.
@@ -217,8 +216,8 @@ class MujocoArm(Node):
         linear, angular = msg.twist.linear, msg.twist.angular
         twist = [linear.x, linear.y, linear.z, angular.x, angular.y, angular.z]
         try:
-            if msg.header.frame_id not in ('', BASE_FRAME):
-                raise ValueError(f'frame_id must be {BASE_FRAME!r} (or empty), got '
+            if msg.header.frame_id not in ('', BASE_LINK):
+                raise ValueError(f'frame_id must be {BASE_LINK!r} (or empty), got '
                                  f'{msg.header.frame_id!r}')
             deltas = twist_joint_deltas(self._sim, twist, self._twist_controller)
         except ValueError as error:

@@ -16,6 +16,8 @@ import xml.etree.ElementTree as ElementTree
 ROBOTS_DIR = Path(__file__).resolve().parent / 'robots'
 
 _MOVABLE_JOINT_TYPES = ('revolute', 'prismatic')
+# Root link of every arm's URDF: the frame of the scene's world origin and of Cartesian twists.
+BASE_LINK = 'base_link'
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import math
 import xml.etree.ElementTree as ElementTree
 
-from gato_ros.sim.arms import load_arm
+from gato_ros.sim.arms import BASE_LINK, load_arm
 from gato_ros.sim.camera import SceneCamera
 import yaml
 
@@ -231,7 +231,7 @@ def _world_anchor():
     spawned arm would be a free body and fall over.
     """
     return [ElementTree.Element('link', name=WORLD_LINK),
-            _fixed_joint(f'{WORLD_LINK}-base_link', WORLD_LINK, 'base_link')]
+            _fixed_joint(f'{WORLD_LINK}-{BASE_LINK}', WORLD_LINK, BASE_LINK)]
 
 
 def _ros2_control(arm, root, gazebo):
@@ -298,7 +298,7 @@ def _sensors_plugin(gazebo):
 def _camera(camera, gazebo):
     """Build the camera link, its optical frame and the <gazebo> camera sensor."""
     link = ElementTree.Element('link', name=CAMERA_LINK)
-    joint = _fixed_joint(f'base_link-{CAMERA_LINK}', 'base_link', CAMERA_LINK,
+    joint = _fixed_joint(f'{BASE_LINK}-{CAMERA_LINK}', BASE_LINK, CAMERA_LINK,
                          camera.position_m, camera_rpy(camera))
     # ROS optical convention (z forward, x right, y down) for the image's frame_id.
     optical = ElementTree.Element('link', name=CAMERA_OPTICAL_FRAME)

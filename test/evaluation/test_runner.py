@@ -4,6 +4,7 @@ from dataclasses import replace
 import json
 from pathlib import Path
 
+from gato_ros.data import arm_action_space
 from gato_ros.evaluation.runner import (
     check_config, checkpoint_reads_wrist_image, checkpoint_tasks, EvalConfig, evaluate)
 from gato_ros.recording.dataset import load_dataset
@@ -93,9 +94,10 @@ def test_a_per_embodiment_checkpoint_may_be_asked_for_new_tasks_of_its_arms(tmp_
 
 def test_prompted_episodes_load_a_demonstration_through_the_service(tmp_path):
     """With prompting, each task runs unprompted then prompted and the report has both."""
+    action_space = arm_action_space(checkpoint_tasks(DEMO_CHECKPOINT), 'ur5e')
     config = EvalConfig(arm='ur5e', tasks=('press_button',), episodes=1,
                         checkpoint_path=str(DEMO_CHECKPOINT), out_dir=str(tmp_path),
-                        prompted=True)
+                        prompted=True, action_space=action_space)
     report, _ = evaluate(config, progress=lambda line: None)
     assert [r['prompted'] for r in report['episodes']] == [False, True]
     assert report['tasks']['press_button']['prompted']['episodes'] == 1

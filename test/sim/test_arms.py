@@ -3,7 +3,7 @@
 import math
 import xml.etree.ElementTree as ElementTree
 
-from gato_ros.sim.arms import list_arms, load_arm, read_urdf_joints
+from gato_ros.sim.arms import BASE_LINK, list_arms, load_arm, read_urdf_joints
 import mujoco
 import numpy as np
 import pytest
@@ -92,7 +92,7 @@ def test_urdf_is_one_tree_rooted_at_base_link(arm_name):
     parents = {joint.find('parent').get('link') for joint in root.findall('joint')}
     assert len(children) == len(set(children))
     assert set(children) | parents <= links
-    assert links - set(children) == {'base_link'}
+    assert links - set(children) == {BASE_LINK} == {'base_link'}
 
 
 @pytest.mark.parametrize('arm_name', ['panda', 'ur5e'])
