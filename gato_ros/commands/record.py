@@ -48,6 +48,9 @@ def add_arguments(parser):
     parser.add_argument('--action-space', choices=ACTION_SPACES, default='joint',
                         help='what the expert commands and the bags hold: joint trajectories '
                         'or Cartesian twists of the tool')
+    parser.add_argument('--wrist-camera', action='store_true',
+                        help='the simulated arm also publishes its wrist camera; the bags '
+                        'hold it (observation image_wrist)')
     parser.add_argument('--log-dir', default='runs/record/logs', metavar='DIR',
                         help='logs of the simulator and agent processes')
 
@@ -77,7 +80,8 @@ def run(args):
         config = RecordConfig(arm=args.arm, tasks=resolve_tasks(task_names(args.tasks)),
                               episodes=args.episodes, out_dir=args.out,
                               first_seed=args.first_seed, keep_failures=args.keep_failures,
-                              log_dir=args.log_dir, action_space=args.action_space)
+                              log_dir=args.log_dir, action_space=args.action_space,
+                              wrist_camera=args.wrist_camera)
         episodes = record_demonstrations(config)
     except (ValueError, FileExistsError) as error:
         print(f'error: {error}')
@@ -88,27 +92,32 @@ def run(args):
         size_mb = sum(e.size_bytes for e in kept) / 1e6
         print(f'{args.arm}/{task}: {len(kept)} bags kept ({size_mb:.1f} MB), '
               f'{sum(not e.success for e in done)} expert failures')
-    print(f'convert them with:\n  {convert_command(args.arm, args.out, args.action_space)}')
+    command = convert_command(args.arm, args.out, args.action_space, args.wrist_camera)
+    print(f'convert them with:\n  {command}')
     return 0 if any(e.path is not None for e in episodes) else 1
 
 
-def convert_command(arm, bags_dir, action_space='joint'):
+def convert_command(arm, bags_dir, action_space='joint', wrist_camera=False):
     """Return the ``gato-ros convert`` command line for an arm's recorded bags.
 
     Args:
         arm: simulated arm name.
         bags_dir: the folder given to ``--out``.
         action_space: the ``--action-space`` the bags were recorded with.
+        wrist_camera: the bags hold the wrist camera too.
 
     Returns:
         str: the command, with the arm's joints and gripper range (and the twist source
         and frame for twist bags); DATA_DIR to fill in.
     """
-    conversion = recorded_conversion_config(arm, action_space)
+    conversion = recorded_conversion_config(arm, action_space, wrist_camera)
     command = (f'python -m gato_ros convert --bags {bags_dir}/{arm}-* --out DATA_DIR '
                f'--joint-names {" ".join(conversion.joint_names)} '
                f'--gripper-closed-position {conversion.gripper_closed_position} '
                f'--gripper-open-position {conversion.gripper_open_position}')
     if action_space == 'twist':
         command += f' --action-source twist --twist-frame-id {conversion.twist_frame_id}'
+    if wrist_camera:
+        command += ' --image-topics ' + ' '.join(
+            f'{key}={topic}' for key, topic in conversion.image_topics.items())
     return command

@@ -41,6 +41,8 @@ JOINT_STATE_TYPE = 'sensor_msgs/msg/JointState'
 IMAGE_TYPES = ('sensor_msgs/msg/Image', 'sensor_msgs/msg/CompressedImage')
 TRAJECTORY_TYPE = 'trajectory_msgs/msg/JointTrajectory'
 TWIST_TYPE = 'geometry_msgs/msg/TwistStamped'
+# The default camera topic, observation key 'image'.
+CAMERA_TOPIC = '/camera/image_raw'
 STRING_TYPE = 'std_msgs/msg/String'
 TASK_STATUS_TYPE = 'gato_ros/msg/TaskStatus'
 _END_NS = 2 ** 63 - 1
@@ -97,7 +99,7 @@ class BagConversionConfig:
     gripper_closed_position: float = 0.0
     gripper_open_position: float = 0.04
     joint_states_topic: str = '/joint_states'
-    image_topics: dict = field(default_factory=lambda: {'image': '/camera/image_raw'})
+    image_topics: dict = field(default_factory=lambda: {'image': CAMERA_TOPIC})
     trajectory_topic: str = '/joint_trajectory_controller/joint_trajectory'
     twist_topic: str = '/twist_controller/commands'
     twist_frame_id: str = 'base_link'

@@ -23,13 +23,14 @@ import shutil
 import time
 
 from gato_ros.evaluation.driver import AGENT
-from gato_ros.evaluation.graph import GraphConfig
+from gato_ros.evaluation.graph import GraphConfig, WRIST_IMAGE_TOPIC
 from gato_ros.evaluation.runner import graph_session
 from gato_ros.nodes.arm_params import arm_parameters
 from gato_ros.recording.bag_reader import (
-    BagConversionConfig, default_typestore, IMAGE_TYPES, JOINT_STATE_TYPE, STRING_TYPE,
-    TASK_STATUS_TYPE, TRAJECTORY_TYPE, TWIST_TYPE)
+    BagConversionConfig, CAMERA_TOPIC, default_typestore, IMAGE_TYPES, JOINT_STATE_TYPE,
+    STRING_TYPE, TASK_STATUS_TYPE, TRAJECTORY_TYPE, TWIST_TYPE)
 from gato_ros.sim.experts import check_action_space
+from gato_ros.sim.scene import WRIST_IMAGE_KEY
 from gato_ros.sim.tasks import make_task
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rclpy.serialization import deserialize_message
@@ -99,23 +100,29 @@ def arm_conversion_config(arm, **overrides):
     return BagConversionConfig(**fields)
 
 
-def recorded_conversion_config(arm, action_space='joint'):
+def recorded_conversion_config(arm, action_space='joint', wrist_camera=False):
     """Return the conversion settings of ``record``'s bags of an arm.
 
     Args:
         arm: simulated arm name.
         action_space: ``'joint'`` (actions from the commanded trajectory) or ``'twist'``
             (from the commanded twists).
+        wrist_camera: the bags also hold the wrist camera (observation ``image_wrist``).
 
     Returns:
-        BagConversionConfig: :func:`arm_conversion_config` with the matching action source.
+        BagConversionConfig: :func:`arm_conversion_config` with the matching action source
+        and cameras.
 
     Raises:
         ValueError: on an unknown arm or action space.
     """
     check_action_space(action_space)
+    cameras = {'image': CAMERA_TOPIC}
+    if wrist_camera:
+        cameras[WRIST_IMAGE_KEY] = WRIST_IMAGE_TOPIC
     return arm_conversion_config(
-        arm, action_source='twist' if action_space == 'twist' else 'commanded')
+        arm, action_source='twist' if action_space == 'twist' else 'commanded',
+        image_topics=cameras)
 
 
 def bag_topics(conversion):
@@ -308,6 +315,7 @@ class RecordConfig:
         action_space: ``'joint'``: the expert commands the trajectory controller and the
             bags hold the trajectories; ``'twist'``: it commands the simulated arm's twist
             interface (as MoveIt Servo would) and the bags hold the twists.
+        wrist_camera: the simulated arm also publishes its wrist camera, and the bags hold it.
     """
 
     arm: str
@@ -319,6 +327,7 @@ class RecordConfig:
     control_rate_hz: float = 10.0
     log_dir: str = 'runs/record/logs'
     action_space: str = 'joint'
+    wrist_camera: bool = False
 
     def __post_init__(self):
         """Check the counts and the action space.
@@ -384,7 +393,7 @@ def _record_episode(session, recorder, config, task, seed):
         metadata.update(arm=config.arm, task=task, seed=seed, success=record.success,
                         duration_s=f'{record.duration_s:.3f}', policy='scripted_expert',
                         control_rate_hz=config.control_rate_hz,
-                        action_space=config.action_space,
+                        action_space=config.action_space, wrist_camera=config.wrist_camera,
                         instruction=recorder.last_status.instruction)
     messages = dict(recorder.message_counts)
     if not (record.success or config.keep_failures):
@@ -411,7 +420,8 @@ def record_demonstrations(config, progress=True):
         TimeoutError: when the graph stops answering.
         RuntimeError: when a graph process exits.
     """
-    conversion = recorded_conversion_config(config.arm, config.action_space)
+    conversion = recorded_conversion_config(config.arm, config.action_space,
+                                            config.wrist_camera)
     seeds = range(config.first_seed, config.first_seed + config.episodes)
     for task in config.tasks:
         make_task(task)  # an unknown task fails here, before the graph starts
@@ -423,7 +433,8 @@ def record_demonstrations(config, progress=True):
     graph_config = GraphConfig(arm=config.arm, policy_source='action_topic',
                                sim_task=config.tasks[0],
                                control_rate_hz=config.control_rate_hz, log_dir=config.log_dir,
-                               action_space=config.action_space)
+                               action_space=config.action_space,
+                               wrist_camera=config.wrist_camera)
     episodes = []
     with tqdm(total=len(config.tasks) * config.episodes, disable=not progress,
               desc=f'record {config.arm}', unit='episode') as bar, \

@@ -193,13 +193,15 @@ def test_expert_episode_recorded_through_the_graph_converts_back(tmp_path):
 
 @pytest.mark.sim
 def test_twist_expert_episode_recorded_through_the_graph_converts_back(tmp_path):
-    """A twist bag holds the relayed TwistStamped commands; they become the actions."""
+    """A twist bag holds the relayed TwistStamped commands, the actions, and a wrist camera."""
     config = RecordConfig(arm='ur5e', tasks=('lift_block',), episodes=1, first_seed=5,
                           out_dir=str(tmp_path / 'bags'), log_dir=str(tmp_path / 'logs'),
-                          action_space='twist')
+                          action_space='twist', wrist_camera=True)
     [recorded] = record_demonstrations(config, progress=False)
     assert recorded.success
-    conversion = recorded_conversion_config('ur5e', 'twist')
+    conversion = recorded_conversion_config('ur5e', 'twist', wrist_camera=True)
+    assert conversion.image_topics == {'image': '/camera/image_raw',
+                                       'image_wrist': '/wrist_camera/image_raw'}
     messages, types = read_bag(recorded.path)
     assert types == {t.topic: t.msgtype for t in bag_topics(conversion)}
     assert types[conversion.twist_topic] == 'geometry_msgs/msg/TwistStamped'
@@ -211,6 +213,9 @@ def test_twist_expert_episode_recorded_through_the_graph_converts_back(tmp_path)
     (episode,), summary = convert_bag(recorded.path, conversion)
     assert summary.skipped == [] and episode.task == 'ur5e/twist/lift_block'
     assert episode.actions.shape == (len(episode), 7)
+    wrist = episode.observations['image_wrist']
+    assert wrist.shape == (len(episode), 64, 64, 3)
+    assert np.abs(wrist.astype(int) - episode.observations['image'].astype(int)).mean() > 10
     sent = {np.asarray([m.twist.linear.x, m.twist.linear.y, m.twist.linear.z,
                         m.twist.angular.x, m.twist.angular.y, m.twist.angular.z],
                        np.float32).tobytes() for m in twists}
@@ -230,6 +235,8 @@ def test_record_command_splits_tasks_and_refuses_existing_bags(tmp_path, capsys)
     assert 'twist' not in record.convert_command('panda', 'bags')
     assert record.convert_command('ur5e', 'bags', 'twist').endswith(
         '--action-source twist --twist-frame-id base_link')
+    assert record.convert_command('ur5e', 'bags', wrist_camera=True).endswith(
+        '--image-topics image=/camera/image_raw image_wrist=/wrist_camera/image_raw')
     parser = argparse.ArgumentParser()
     record.add_arguments(parser)
     (tmp_path / 'panda-reach_target-000002').mkdir()
