@@ -13,10 +13,9 @@ drives the arm through the inference node's safety filter, and each episode is r
 ``OUT/<arm>-<task>-<seed>/`` (metadata.yaml + .mcap): joint states, camera images, the
 commanded trajectory (with ``--action-space twist``: the commanded ``TwistStamped``, as a
 MoveIt Servo teleoperation would be recorded), the instruction, task status (success) and
-task metadata. Episodes the
-expert fails are deleted unless ``--keep-failures``. ``gato-ros convert`` turns the bags into
-training episodes (``docs/data.md``). ``gato-ros collect`` makes the same demonstrations
-without ROS, faster.
+task metadata. Episodes the expert fails are deleted unless ``--keep-failures``.
+``gato-ros convert`` turns the bags into training episodes (``docs/data.md``).
+``gato-ros collect`` makes the same demonstrations without ROS, faster.
 """
 
 from gato_ros.commands.collect import resolve_tasks
