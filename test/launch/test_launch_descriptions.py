@@ -124,13 +124,15 @@ def test_agent_wrist_camera_adds_a_second_observer_and_key():
                         'wrist_camera_topic': '/wrist_camera/image_raw'})
     _declare_defaults(description, context)
     (opaque,) = _of_type(description, 'OpaqueFunction')
-    nodes = {node.node_name.rsplit('/', 1)[-1]: node for node in opaque.visit(context)}
-    assert set(nodes) == {'joint_state_observer', 'image_observer', 'image_observer_wrist',
-                          'inference_node'}
-    wrist = _node_parameters(nodes['image_observer_wrist'], context)
+    params = {}
+    for node in opaque.visit(context):
+        values = _node_parameters(node, context)  # expands the node, so its name is known
+        params[node.node_name.rsplit('/', 1)[-1]] = values
+    assert set(params) == {'joint_state_observer', 'image_observer', 'image_observer_wrist',
+                           'inference_node'}
+    wrist = params['image_observer_wrist']
     assert (wrist['image_topic'], wrist['key']) == ('/wrist_camera/image_raw', 'image_wrist')
-    assert _node_parameters(nodes['inference_node'], context)['observation_keys'] == [
-        'image', 'image_wrist', 'joints']
+    assert params['inference_node']['observation_keys'] == ['image', 'image_wrist', 'joints']
 
 
 def test_sim_agent_configures_the_simulator_and_scopes_the_agent_task():
