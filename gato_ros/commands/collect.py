@@ -55,17 +55,26 @@ def add_arguments(parser):
                         '(DAgger); every episode is kept')
     parser.add_argument('--action-decoding', choices=ACTION_DECODINGS, default='mode',
                         help="the checkpoint's choice of continuous action tokens")
+    add_demonstration_arguments(parser)
+    parser.add_argument('--localization', action='store_true',
+                        help='write one-timestep start scenes labelled with the offset from '
+                        'the tool to the instructed object (x5, m), --episodes per task, '
+                        'instead of demonstrations: vision pretraining')
+    parser.add_argument('--out', required=True, metavar='DIR', help='output folder')
+
+
+def add_demonstration_arguments(parser):
+    """Declare what a demonstration holds, the options ``collect`` and ``record`` share.
+
+    Args:
+        parser: the command's ``argparse.ArgumentParser``.
+    """
     parser.add_argument('--action-space', choices=ACTION_SPACES, default='joint',
                         help="what the actions hold: joint deltas, or the tool's Cartesian "
                         'twist (tasks <arm>/twist/<task>, run with the servo mode)')
     parser.add_argument('--wrist-camera', action='store_true',
                         help="also record the wrist camera's image (observation image_wrist; "
                         'evaluation then runs a second image observer)')
-    parser.add_argument('--localization', action='store_true',
-                        help='write one-timestep start scenes labelled with the offset from '
-                        'the tool to the instructed object (x5, m), --episodes per task, '
-                        'instead of demonstrations: vision pretraining')
-    parser.add_argument('--out', required=True, metavar='DIR', help='output folder')
 
 
 def resolve_tasks(names):

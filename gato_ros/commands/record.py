@@ -18,11 +18,10 @@ task metadata. Episodes the expert fails are deleted unless ``--keep-failures``.
 ``gato-ros collect`` makes the same demonstrations without ROS, faster.
 """
 
-from gato_ros.commands.collect import resolve_tasks
+from gato_ros.commands.collect import add_demonstration_arguments, resolve_tasks
 from gato_ros.recording.recorder import (
     record_demonstrations, RecordConfig, recorded_conversion_config)
 from gato_ros.sim.arms import list_arms
-from gato_ros.sim.experts import ACTION_SPACES
 from gato_ros.sim.tasks import list_tasks
 
 
@@ -44,12 +43,7 @@ def add_arguments(parser):
     parser.add_argument('--out', required=True, metavar='DIR', help='folder of the bags')
     parser.add_argument('--keep-failures', action='store_true',
                         help='also keep the bags of episodes the expert failed')
-    parser.add_argument('--action-space', choices=ACTION_SPACES, default='joint',
-                        help='what the expert commands and the bags hold: joint trajectories '
-                        'or Cartesian twists of the tool')
-    parser.add_argument('--wrist-camera', action='store_true',
-                        help='the simulated arm also publishes its wrist camera; the bags '
-                        'hold it (observation image_wrist)')
+    add_demonstration_arguments(parser)
     parser.add_argument('--log-dir', default='runs/record/logs', metavar='DIR',
                         help='logs of the simulator and agent processes')
 
