@@ -28,7 +28,7 @@ from gato_ros.evaluation.goal_probe import (expert_actor, policy_actor, probe_go
 from gato_ros.evaluation.localization_score import score_localization
 from gato_ros.policy import ACTION_DECODINGS, GatoPolicy, PolicyConfig
 from gato_ros.recording.dataset import load_dataset
-from gato_ros.recording.sim_demos import reads_wrist_image
+from gato_ros.recording.sim_demos import policy_reads_wrist_image
 from gato_ros.sim.arms import list_arms
 from gato_ros.sim.tasks import list_tasks
 
@@ -80,8 +80,8 @@ def _actors(args):
         return expert_actor, 'joint', False
     policy = _load_policy(args)
     action_space = arm_action_space(policy.tasks, args.arm)
-    wrist = any(reads_wrist_image(policy.task_spec(t)) for t in policy.tasks
-                if t.split('/', 1)[0] == args.arm)
+    wrist = policy_reads_wrist_image(
+        policy, [t for t in policy.tasks if t.split('/', 1)[0] == args.arm])
     return (lambda task: policy_actor(policy, episode_task_name(args.arm, task, action_space),
                                       DEFAULTS.image_size)), action_space, wrist
 

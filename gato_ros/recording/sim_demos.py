@@ -128,6 +128,22 @@ def reads_wrist_image(spec):
     return WRIST_IMAGE_KEY in observations
 
 
+def policy_reads_wrist_image(policy, task_names):
+    """Return whether a loaded policy observes the wrist camera in any of some tasks.
+
+    Args:
+        policy: a :class:`gato_ros.policy.GatoPolicy`.
+        task_names: its task names (``'<arm>/<task>'``, ...).
+
+    Returns:
+        bool: whether one of those tasks' specs has an ``image_wrist``.
+
+    Raises:
+        ValueError: for a task the policy cannot serve.
+    """
+    return any(reads_wrist_image(policy.task_spec(name)) for name in task_names)
+
+
 def joint_delta_cosine(policy_action, expert_action):
     """Return the cosine between two actions' joint deltas (the gripper command left out).
 
@@ -251,8 +267,8 @@ def collect_demonstrations(config, out_dir, progress=True):
               if config.policy_checkpoint else None)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    wrist = config.wrist_camera or (policy is not None and any(
-        reads_wrist_image(policy.task_spec(config.task_name(t))) for t in config.tasks))
+    wrist = config.wrist_camera or (policy is not None and policy_reads_wrist_image(
+        policy, [config.task_name(t) for t in config.tasks]))
     sim = ArmSim(config.arm, image_size=config.camera_size,
                  config=SceneConfig(home_noise_rad=config.start_noise_rad), wrist_image=wrist)
     counts = {}

@@ -3,8 +3,10 @@
 from types import SimpleNamespace
 
 from gato_ros.data import Episode
+from gato_ros.policy import GatoPolicy
 from gato_ros.recording.sim_demos import (collect_demonstrations, DemoConfig,
-                                          ExpertLabelledRollout, joint_delta_cosine)
+                                          ExpertLabelledRollout, joint_delta_cosine,
+                                          policy_reads_wrist_image)
 from gato_ros.sim.arms import load_arm
 from gato_ros.sim.experts import make_expert
 from gato_ros.sim.rollout import run_episode
@@ -102,6 +104,8 @@ def test_collects_expert_episodes_then_a_dagger_round_that_keeps_failures(tmp_pa
     untrained = train(demos, TrainConfig(output_dir=str(tmp_path / 'ckpt'), preset='gato-test',
                                          max_steps=1, val_fraction=0.0, eval_every=0,
                                          progress=False))
+    assert not policy_reads_wrist_image(GatoPolicy.from_pretrained(untrained),
+                                        ['panda/reach_target'])
     dagger = DemoConfig(arm='panda', tasks=('reach_target',), episodes_per_task=2,
                         first_seed=50, policy_checkpoint=str(untrained))
     counts = collect_demonstrations(dagger, tmp_path / 'dagger', progress=False)
@@ -179,6 +183,7 @@ def test_wrist_camera_demonstrations_and_a_wrist_policys_round(tmp_path):
     untrained = train([demo], TrainConfig(output_dir=str(tmp_path / 'ckpt'), preset='gato-test',
                                           max_steps=1, val_fraction=0.0, eval_every=0,
                                           progress=False))
+    assert policy_reads_wrist_image(GatoPolicy.from_pretrained(untrained), ['ur5e/lift_block'])
     dagger = DemoConfig(arm='ur5e', tasks=('lift_block',), episodes_per_task=1, first_seed=50,
                         policy_checkpoint=str(untrained))
     collect_demonstrations(dagger, tmp_path / 'dagger', progress=False)
