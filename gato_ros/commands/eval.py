@@ -15,7 +15,8 @@ ROS domain, drives the episodes, and writes a JSON report with per-task ``succes
 ``control_hz`` and observation->command latency; with ``--prompt`` each task runs again
 conditioned on one expert demonstration and the report adds the prompted figures. Baseline
 success rates come from ``config/baselines.json`` (made by this command with ``--policy
-expert`` / ``random`` and ``--update-baselines``).
+expert`` / ``random`` and ``--update-baselines``; with ``--action-space twist`` they are
+stored as ``expert_twist`` / ``random_twist`` and score twist checkpoints).
 """
 
 import json
@@ -24,7 +25,7 @@ from pathlib import Path
 from gato_ros.commands.collect import resolve_tasks
 from gato_ros.data import arm_action_space
 from gato_ros.evaluation.report import (
-    append_markdown, format_table, plot_report, write_report)
+    append_markdown, baseline_key, format_table, plot_report, write_report)
 from gato_ros.evaluation.runner import (checkpoint_tasks, EVAL_FIRST_SEED, EvalConfig, evaluate,
                                         POLICIES)
 from gato_ros.nodes.parameters import config_file
@@ -100,7 +101,8 @@ def update_baselines(path, report, policy):
     Args:
         path: the baselines JSON file (created if missing).
         report: the evaluation report.
-        policy: 'expert' or 'random'.
+        policy: 'expert' or 'random' (stored under :func:`baseline_key` of the report's
+            action space).
     """
     try:
         baselines = load_baselines(path)
@@ -109,8 +111,9 @@ def update_baselines(path, report, policy):
     arm = baselines.setdefault(report['arm'], {})
     for task, result in report['tasks'].items():
         entry = arm.setdefault(task, {})
-        entry[policy] = result['success_rate']
-        entry[f'{policy}_episodes'] = result['episodes']
+        key = baseline_key(policy, report['action_space'])
+        entry[key] = result['success_rate']
+        entry[f'{key}_episodes'] = result['episodes']
     with open(path, 'w', encoding='utf-8') as stream:
         json.dump(baselines, stream, indent=2, sort_keys=True)
         stream.write('\n')

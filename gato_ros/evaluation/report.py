@@ -49,8 +49,24 @@ def normalized_score(success_rate, expert_rate, random_rate):
     return (success_rate - random_rate) / (expert_rate - random_rate)
 
 
-def _baseline(baselines, arm, task, policy):
-    return baselines.get(arm, {}).get(task, {}).get(policy)
+def baseline_key(policy, action_space):
+    """Return the key of a baseline's success rate in the baselines file.
+
+    A baseline acts in the evaluated agent's interface: random twists are another reference
+    than random joint deltas, so twist baselines are stored apart.
+
+    Args:
+        policy: 'expert' or 'random'.
+        action_space: 'joint' or 'twist'.
+
+    Returns:
+        str: ``policy`` for joint actions, ``'<policy>_<action_space>'`` otherwise.
+    """
+    return policy if action_space == 'joint' else f'{policy}_{action_space}'
+
+
+def _baseline(baselines, arm, task, policy, action_space):
+    return baselines.get(arm, {}).get(task, {}).get(baseline_key(policy, action_space))
 
 
 def _task_figures(runs, expert, random_rate):
@@ -65,7 +81,7 @@ def _mean_score(tasks, field):
     return float(np.mean(scores)) if scores else None
 
 
-def build_report(arm, policy, records, baselines, timing):
+def build_report(arm, policy, records, baselines, timing, action_space='joint'):
     """Aggregate episode records into the evaluation report.
 
     Unprompted episodes give each task's ``success_rate`` and ``normalized_score``; when
@@ -76,17 +92,19 @@ def build_report(arm, policy, records, baselines, timing):
         arm: simulated arm name.
         policy: what was evaluated ('checkpoint:<path>', 'expert' or 'random').
         records: list of :class:`EpisodeRecord`.
-        baselines: ``{arm: {task: {'expert': rate, 'random': rate}}}`` success rates.
+        baselines: ``{arm: {task: {'expert': rate, 'random': rate}}}`` success rates (keys
+            of :func:`baseline_key`).
         timing: ``{'control_hz': float, 'latency_ms_p50': float, 'latency_ms_p99': float}``
             measured by the inference node.
+        action_space: the agent's actions, 'joint' or 'twist': picks the baselines.
 
     Returns:
         dict: JSON-ready report with per-task and overall figures.
     """
     tasks = {}
     for task in sorted({r.task for r in records}):
-        expert = _baseline(baselines, arm, task, 'expert')
-        random_rate = _baseline(baselines, arm, task, 'random')
+        expert = _baseline(baselines, arm, task, 'expert', action_space)
+        random_rate = _baseline(baselines, arm, task, 'random', action_space)
         tasks[task] = {'expert_success_rate': expert, 'random_success_rate': random_rate}
         for prompted in (False, True):
             runs = [r for r in records if r.task == task and r.prompted == prompted]
@@ -105,8 +123,8 @@ def build_report(arm, policy, records, baselines, timing):
         overall['prompted'] = {
             'success_rate': float(np.mean([r.success for r in records if r.prompted])),
             'normalized_score': _mean_score(prompted_tasks, 'normalized_score')}
-    return {'arm': arm, 'policy': policy, 'tasks': tasks, 'overall': overall,
-            'episodes': [asdict(r) for r in records]}
+    return {'arm': arm, 'policy': policy, 'action_space': action_space, 'tasks': tasks,
+            'overall': overall, 'episodes': [asdict(r) for r in records]}
 
 
 def _fmt(value, pattern):

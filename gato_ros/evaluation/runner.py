@@ -122,8 +122,6 @@ def check_config(config):
     if config.policy != 'checkpoint':
         if config.prompted:
             raise ValueError('prompting needs policy checkpoint')
-        if config.policy == 'random' and config.action_space != 'joint':
-            raise ValueError('the random baseline draws joint deltas: action space joint')
         return
     spec = _read_spec(config.checkpoint_path)
     normalizer = Normalizer.from_dict(spec['normalizer'])
@@ -257,7 +255,8 @@ def evaluate(config, progress=print):
                                          progress)
         timing = session.driver.timing()
     policy = f'checkpoint:{config.checkpoint_path}' if is_checkpoint else config.policy
-    return build_report(config.arm, policy, records, config.baselines, timing), frames
+    return build_report(config.arm, policy, records, config.baselines, timing,
+                        config.action_space), frames
 
 
 def _run_episodes(session, config, task, prompted, frames, progress):

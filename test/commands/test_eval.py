@@ -1,9 +1,9 @@
-"""Tests of gato_ros.commands.eval: which action space an evaluation runs in."""
+"""Tests of gato_ros.commands.eval: the action space of an evaluation, baseline storage."""
 
 import argparse
 import json
 
-from gato_ros.commands.eval import resolve_action_space
+from gato_ros.commands.eval import load_baselines, resolve_action_space, update_baselines
 import pytest
 
 
@@ -23,3 +23,14 @@ def test_auto_takes_the_checkpoints_action_space_per_arm(tmp_path):
     assert resolve_action_space(_args(policy='expert', action_space='twist')) == 'twist'
     with pytest.raises(FileNotFoundError):
         resolve_action_space(_args(tmp_path / 'missing'))
+
+
+def test_baselines_are_stored_per_action_space(tmp_path):
+    """A twist baseline run adds its own keys and leaves the joint rates of the task alone."""
+    path = tmp_path / 'baselines.json'
+    path.write_text(json.dumps({'ur5e': {'lift_block': {'random': 0.0, 'random_episodes': 3}}}))
+    report = {'arm': 'ur5e', 'action_space': 'twist',
+              'tasks': {'lift_block': {'success_rate': 0.25, 'episodes': 4}}}
+    update_baselines(path, report, 'random')
+    assert load_baselines(path) == {'ur5e': {'lift_block': {
+        'random': 0.0, 'random_episodes': 3, 'random_twist': 0.25, 'random_twist_episodes': 4}}}

@@ -38,6 +38,17 @@ def test_report_aggregates_per_task_and_overall():
     assert report['overall']['latency_ms_p99'] == 55.0
 
 
+def test_twist_agents_are_scored_against_the_twist_baselines():
+    """With action space twist the report reads expert_twist / random_twist."""
+    baselines = {'panda': {'reach_target': {'expert': 1.0, 'random': 0.0, 'expert_twist': 0.8,
+                                            'random_twist': 0.2}}}
+    report = build_report('panda', 'checkpoint:x', _records()[:4], baselines, TIMING, 'twist')
+    reach = report['tasks']['reach_target']
+    assert (reach['expert_success_rate'], reach['random_success_rate']) == (0.8, 0.2)
+    assert reach['normalized_score'] == pytest.approx((0.75 - 0.2) / 0.6)
+    assert report['action_space'] == 'twist'
+
+
 def test_missing_baselines_leave_the_score_undefined():
     """Without a baseline for a task its score is None and the overall mean skips it."""
     report = build_report('ur5e', 'random', _records(), BASELINES, TIMING)
