@@ -27,6 +27,8 @@ import numpy as np
 
 KINDS = ('continuous', 'discrete', 'image')
 TWIST_KIND = 'twist'
+# Values of a Cartesian twist (geometry_msgs/Twist): linear x, y, z then angular x, y, z.
+TWIST_SIZE = 6
 # Key under which a task's action statistics live in a Normalizer; observation keys may not use
 # it so the two can never be confused.
 ACTION_KEY = 'action'

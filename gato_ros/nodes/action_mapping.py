@@ -14,6 +14,7 @@ The targets then go through :class:`gato_ros.nodes.safety.SafetyFilter` (joints)
 
 from dataclasses import dataclass, field
 
+from gato_ros.data import TWIST_SIZE
 import numpy as np
 
 MODES = ('trajectory', 'servo')
@@ -121,7 +122,7 @@ class ActionLayout:
         Returns:
             int: len(joint_names) in trajectory mode, 6 in servo mode.
         """
-        return len(self.joint_names) if self.mode == 'trajectory' else 6
+        return len(self.joint_names) if self.mode == 'trajectory' else TWIST_SIZE
 
     @property
     def action_dim(self):
@@ -196,4 +197,4 @@ class ActionLayout:
         Returns:
             np.ndarray: float64 (6,) linear (m/s) then angular (rad/s) velocity.
         """
-        return np.asarray(action[:6], dtype=np.float64)
+        return np.asarray(action[:TWIST_SIZE], dtype=np.float64)

@@ -32,6 +32,7 @@ import sys
 import threading
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from gato_ros.data import TWIST_SIZE
 from gato_ros.msg import AgentStatus, Observation
 from gato_ros.nodes.baseline_policies import (
     POLICY_SOURCES, random_action_bounds, RandomPolicy, TopicActionPolicy)
@@ -364,7 +365,7 @@ class InferenceNode(LifecycleNode):
                     self._params['joints_key'], self.get_clock().now().nanoseconds,
                     self._max_obs_age_ns())
                 measured = joint_positions(values, msg.names, self._layout.commanded_joints)
-            twist = [0.0] * 6 if self._layout.mode == 'servo' else None
+            twist = [0.0] * TWIST_SIZE if self._layout.mode == 'servo' else None
             commands = self._messages(self._safety.apply(measured, measured), twist)
         except ValueError as error:
             self._record_error(f'cannot command a hold: {error}')

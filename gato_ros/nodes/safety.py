@@ -16,6 +16,7 @@ Non-finite targets or measurements are rejected with ValueError and do not chang
 
 from dataclasses import dataclass
 
+from gato_ros.data import TWIST_SIZE
 import numpy as np
 
 
@@ -151,8 +152,8 @@ def limit_twist(twist, max_linear_mps, max_angular_radps):
         ValueError: On a wrong shape or non-finite values.
     """
     twist = np.asarray(twist, dtype=np.float64)
-    if twist.shape != (6,) or not np.isfinite(twist).all():
-        raise ValueError(f'twist must be 6 finite values, got {twist.tolist()}')
+    if twist.shape != (TWIST_SIZE,) or not np.isfinite(twist).all():
+        raise ValueError(f'twist must be {TWIST_SIZE} finite values, got {twist.tolist()}')
     limited = twist.copy()
     for part, limit in ((slice(0, 3), max_linear_mps), (slice(3, 6), max_angular_radps)):
         speed = np.linalg.norm(twist[part])

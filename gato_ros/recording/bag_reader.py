@@ -24,7 +24,7 @@ from pathlib import Path
 import sys
 
 import cv2
-from gato_ros.data import ACTION_KEY, Episode, episode_task_name
+from gato_ros.data import ACTION_KEY, Episode, episode_task_name, TWIST_SIZE
 from gato_ros.nodes.action_mapping import GripperConfig
 from gato_ros.nodes.image_conversion import (
     crop_and_resize, image_fields_to_model_input, ImageConversionConfig)
@@ -482,7 +482,8 @@ class _BagConversion:
         """Stack the pass-1 lists into arrays; fail the bag on joints no message names."""
         config = self.config
         dim = len(config.joint_names)
-        command_dim = 6 if config.action_source == 'twist' else len(config.arm_joint_names)
+        command_dim = (TWIST_SIZE if config.action_source == 'twist'
+                       else len(config.arm_joint_names))
         self.joints = (np.asarray(self.joints[0], dtype=np.int64),
                        np.asarray(self.joints[1], dtype=np.float32).reshape(-1, dim))
         self.command = (np.asarray(self.command[0], dtype=np.int64),

@@ -20,13 +20,13 @@ top-down, the fingers closing along a block face.
 
 from dataclasses import dataclass
 
+from gato_ros.data import TWIST_SIZE
 from gato_ros.sim.tasks import BLOCK_HALF_SIZE_M, PickPlace, PressButton
 import numpy as np
 
 GRIPPER_OPEN = 1.0
 GRIPPER_CLOSED = 0.0
 ACTION_SPACES = ('joint', 'twist')
-TWIST_SIZE = 6
 
 
 def check_action_space(action_space: str) -> None:

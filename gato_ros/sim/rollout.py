@@ -9,8 +9,9 @@ simulator.
 
 from dataclasses import dataclass, field
 
+from gato_ros.data import TWIST_SIZE
 from gato_ros.sim.experts import (apply_action, check_action_space, ExpertConfig,
-                                  joint_action, max_arm_deltas, TWIST_SIZE)
+                                  joint_action, max_arm_deltas)
 import numpy as np
 
 
