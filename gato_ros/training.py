@@ -3,12 +3,13 @@
 This module is part of the ROS-free core: it imports neither rclpy nor message packages.
 
 Each training sequence is a window of whole timesteps of one episode, at most
-``context_length`` tokens, drawn at a uniformly random start. With probability
-``prompt_probability`` (25%, Gato) a demonstration of the same task is prepended: half the
+``context_length`` tokens, drawn at a uniformly random start. A share ``prompt_probability``
+(25%, Gato) of the sequences gets a demonstration of the same task prepended: half the
 time its last timesteps (the goal), half the time a uniformly placed window, at most
-``prompt_max_tokens`` tokens. Prompts come from episodes not marked unsuccessful; their actions
-are expert actions and stay loss targets. The instruction is put in the first timestep of the
-episode window, as the policy does at deployment.
+``prompt_max_tokens`` tokens. Whole batches are prompted or not, so that unprompted
+batches are not padded to a prompt's length. Prompts come from episodes not marked
+unsuccessful; their actions are expert actions and stay loss targets. The instruction is put
+in the first timestep of the episode window, as the policy does at deployment.
 
 Batches mix tasks, observation and action shapes: sequences are right-padded (see
 :func:`gato_ros.modeling_gato.collate_sequences`); causal attention keeps padding invisible to
@@ -204,7 +205,7 @@ class SequenceSampler:
         normalizer: standardization statistics covering their tasks.
         model_config: the model config (context length, tokenizer settings).
         text_tokenizer: the instruction tokenizer.
-        prompt_probability: share of sequences with a prompt.
+        prompt_probability: share of batches (so of sequences) with prompts.
         prompt_max_tokens: token budget of a prompt.
 
     """
@@ -246,11 +247,30 @@ class SequenceSampler:
                                 use_instruction=use_instruction, start_step=start,
                                 stop_step=start + num_steps)
 
-    def sample(self, rng: np.random.Generator) -> TokenizedSequence:
+    def sample_batch(self, rng: np.random.Generator, size: int) -> list:
+        """Draw one batch of training sequences, prompted or not as a whole.
+
+        Deciding once per batch keeps the share of prompted sequences, but spares unprompted
+        batches the padding: with one-timestep windows a prompt is several times a window's
+        length, and one prompted sequence in a batch used to lengthen all of them.
+
+        Args:
+            rng: the random generator of data sampling.
+            size: sequences in the batch.
+
+        Returns:
+            list: ``size`` sequences of :meth:`sample`.
+
+        """
+        prompted = bool(rng.random() < self.prompt_probability)
+        return [self.sample(rng, prompted) for _ in range(size)]
+
+    def sample(self, rng: np.random.Generator, prompted: bool = False) -> TokenizedSequence:
         """Draw one training sequence.
 
         Args:
             rng: the random generator of data sampling.
+            prompted: prepend a demonstration of the episode's task, when one exists.
 
         Returns:
             The sequence, at most ``context_length`` tokens.
@@ -259,7 +279,7 @@ class SequenceSampler:
         episode = self.episodes[int(rng.integers(len(self.episodes)))]
         parts = []
         candidates = self.prompts.get(episode.task, [])
-        if candidates and rng.random() < self.prompt_probability:
+        if candidates and prompted:
             demonstration = candidates[int(rng.integers(len(candidates)))]
             prompt = self._window(demonstration, self.prompt_max_tokens, rng,
                                   use_instruction=False, at_end=bool(rng.random() < 0.5))
@@ -463,7 +483,7 @@ def _optimizer_step(accelerator: Accelerator, model, optimizer, step: int,
         # Gradients are averaged across processes once per step: in the last backward pass.
         last = micro_step == config.grad_accum_steps - 1
         with contextlib.nullcontext() if last else accelerator.no_sync(model):
-            batch = [sampler.sample(rng) for _ in range(config.batch_size)]
+            batch = sampler.sample_batch(rng, config.batch_size)
             loss, _, count = _batch_loss(model, batch, pad_id, accelerator.device, corrupt)
             accelerator.backward(loss / config.grad_accum_steps)
         step_loss += loss.item() / config.grad_accum_steps
@@ -633,7 +653,7 @@ def train(episodes, config: TrainConfig | None = None) -> Path:
         val_sampler = SequenceSampler(val_episodes, normalizer, model_config, text_tokenizer,
                                       config.prompt_probability, sampler.prompt_max_tokens)
         val_rng = np.random.default_rng(config.seed + 1)
-        val_batches = [[val_sampler.sample(val_rng) for _ in range(config.batch_size)]
+        val_batches = [val_sampler.sample_batch(val_rng, config.batch_size)
                        for _ in range(config.val_batches)]
 
     rng = np.random.default_rng(config.seed + accelerator.process_index)

@@ -70,7 +70,7 @@ def add_arguments(parser):
     parser.add_argument('--prompt-probability', type=float,
                         default=defaults.prompt_probability,
                         help='share of sequences with a prepended demonstration of their task '
-                             '(0: no prompting; prompts lengthen every batch they join)')
+                             '(drawn per batch; 0: no prompting; prompted batches are longer)')
     parser.add_argument('--eval-every', type=int, default=defaults.eval_every)
     parser.add_argument('--save-every', type=int, default=defaults.save_every)
     parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
