@@ -109,9 +109,9 @@ def update_baselines(path, report, policy):
     except FileNotFoundError:
         baselines = {}
     arm = baselines.setdefault(report['arm'], {})
+    key = baseline_key(policy, report['action_space'])
     for task, result in report['tasks'].items():
         entry = arm.setdefault(task, {})
-        key = baseline_key(policy, report['action_space'])
         entry[key] = result['success_rate']
         entry[f'{key}_episodes'] = result['episodes']
     with open(path, 'w', encoding='utf-8') as stream:
