@@ -63,6 +63,15 @@ STATE_TENSORS_FILE = 'optimizer.safetensors'
 STATE_JSON_FILE = 'trainer_state.json'
 SUMMARY_FILE = 'train_summary.json'
 MIXED_PRECISIONS = ('no', 'bf16', 'fp16')
+# What a run learns from and how it is validated. A resumed run keeps them, or its batches,
+# validation set and losses would silently stop continuing the saved run's (a resume that
+# fell back to the default prompt_probability looked like a worse model). The schedule
+# (max_steps, learning rates, warmup, decay) and the machinery (device, threads, precision,
+# eval and save intervals) may change.
+RESUMED_OPTIONS = ('batch_size', 'grad_accum_steps', 'weight_decay', 'adam_betas',
+                   'grad_clip_norm', 'prompt_probability', 'prompt_max_tokens', 'val_fraction',
+                   'val_batches', 'seed', 'normalize_by', 'action_input_noise_bins',
+                   'init_checkpoint', 'init_weights_only')
 
 
 @dataclass
@@ -99,7 +108,7 @@ class TrainConfig:
         resume: continue from ``output_dir`` if it holds a training state, with the saved
             run's model settings, task specs and instruction tokenizer (``preset`` and
             ``text_model_path`` unused; ``model_overrides`` must agree with them) on the
-            same episodes.
+            same episodes and with the same ``RESUMED_OPTIONS``.
         progress: show a tqdm progress bar.
         text_model_path: SentencePiece model of instructions; None: the shipped one.
         action_input_noise_bins: std (in bins) of noise on the continuous action ids the
@@ -493,20 +502,21 @@ def _optimizer_step(accelerator: Accelerator, model, optimizer, step: int,
     return step_loss, tokens
 
 
-def _save(accelerator: Accelerator, directory: Path, checkpoint: Checkpoint, optimizer,
+def _save(accelerator: Accelerator, config: TrainConfig, checkpoint: Checkpoint, optimizer,
           step: int, rng: np.random.Generator, history: list) -> None:
     """Write the checkpoint and the training state from the main process."""
     # A collective operation: every process calls _save and sends its RNG states.
     rng_states = gather_object([(rng.bit_generator.state, torch.get_rng_state())])
     if accelerator.is_main_process:
+        directory = Path(config.output_dir)
         checkpoint.save(directory)
         _write_training_state(directory / STATE_DIR, optimizer, accelerator.scaler, step,
-                              rng_states, history)
+                              rng_states, history, resumed_options(config))
     accelerator.wait_for_everyone()
 
 
 def _write_training_state(directory: Path, optimizer: torch.optim.Optimizer, scaler,
-                          step: int, rng_states: list, history: list) -> None:
+                          step: int, rng_states: list, history: list, options: dict) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     state = optimizer.state_dict()
     tensors = {f'state.{index}.{name}': value.detach().cpu().contiguous()
@@ -518,7 +528,7 @@ def _write_training_state(directory: Path, optimizer: torch.optim.Optimizer, sca
         'step': step, 'param_groups': state['param_groups'],
         'numpy_rng_states': [numpy_state for numpy_state, _ in rng_states],
         'grad_scaler': None if scaler is None else scaler.state_dict(),
-        'history': history}, indent=1))
+        'options': options, 'history': history}, indent=1))
 
 
 def _load_training_state(directory: Path, optimizer: torch.optim.Optimizer,
@@ -570,6 +580,48 @@ def _make_accelerator(config: TrainConfig) -> Accelerator:
                          f'{accelerator.num_processes} on {accelerator.device}; use device '
                          "'cpu' to train several processes on CPUs")
     return accelerator
+
+
+def resumed_options(config: TrainConfig) -> dict:
+    """Return the options a resumed run must keep, as they are saved in JSON.
+
+    Args:
+        config: the run's settings.
+
+    Returns:
+        dict: option name (one of ``RESUMED_OPTIONS``) -> JSON value.
+
+    """
+    return json.loads(json.dumps({name: getattr(config, name) for name in RESUMED_OPTIONS}))
+
+
+def saved_options(output_dir) -> dict | None:
+    """Return the options saved with the training state in a run's directory.
+
+    Args:
+        output_dir: the run's directory (``TrainConfig.output_dir``).
+
+    Returns:
+        dict of :func:`resumed_options`, or None when the directory holds no training state
+        or one written before the options were saved.
+
+    """
+    path = Path(output_dir) / STATE_DIR / STATE_JSON_FILE
+    return json.loads(path.read_text()).get('options') if path.is_file() else None
+
+
+def _check_resumed_options(config: TrainConfig) -> None:
+    saved = saved_options(config.output_dir)
+    if saved is None:
+        return  # a state from before options were saved: nothing to compare with
+    asked = resumed_options(config)
+    differing = [f'{name} {asked[name]!r} (saved: {saved.get(name)!r})'
+                 for name in RESUMED_OPTIONS if saved.get(name) != asked[name]]
+    if differing:
+        raise ValueError(f'cannot resume {config.output_dir}: options differ from the saved '
+                         f"run's: {', '.join(differing)}; resume with the saved values "
+                         '(gato-ros train --resume takes them when not given) or train into '
+                         'a new directory')
 
 
 def _resume_found(accelerator: Accelerator, config: TrainConfig) -> bool:
@@ -625,7 +677,8 @@ def train(episodes, config: TrainConfig | None = None) -> Path:
     Raises:
         ValueError: for no episodes, inconsistent task specs, a timestep longer than the
             context, a device other than the one Accelerate picks, or a resumed run with
-            other episodes, another model or a training state not all processes see.
+            other episodes, another model, other ``RESUMED_OPTIONS`` or a training state not
+            all processes see.
 
     """
     config = config or TrainConfig()
@@ -639,6 +692,8 @@ def train(episodes, config: TrainConfig | None = None) -> Path:
     output_dir = Path(config.output_dir)
     train_episodes, val_episodes = _split_episodes(episodes, config.val_fraction, config.seed)
     resuming = _resume_found(accelerator, config)
+    if resuming:
+        _check_resumed_options(config)
     checkpoint = _initial_checkpoint(config, episodes, train_episodes,
                                      output_dir if resuming else None)
     model_config, normalizer = checkpoint.model.config, checkpoint.normalizer
@@ -683,11 +738,11 @@ def train(episodes, config: TrainConfig | None = None) -> Path:
         bar.update(1)
         bar.set_postfix(loss=f'{step_loss:.3f}')
         if not last and config.save_every and step % config.save_every == 0:
-            _save(accelerator, output_dir, checkpoint, optimizer, step, rng, history)
+            _save(accelerator, config, checkpoint, optimizer, step, rng, history)
     bar.close()
     elapsed_s = time.perf_counter() - start_time
     tokens = int(_sum_across(accelerator, [tokens])[0])
-    _save(accelerator, output_dir, checkpoint, optimizer, step, rng, history)
+    _save(accelerator, config, checkpoint, optimizer, step, rng, history)
     if accelerator.is_main_process:
         _write_summary(output_dir, config, accelerator, checkpoint, history, {
             'steps': step, 'start_step': start_step, 'elapsed_s': elapsed_s,

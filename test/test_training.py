@@ -131,6 +131,25 @@ def test_resume_with_other_episodes_or_model_raises(tmp_path):
               _config(tmp_path, max_steps=2, resume=True, model_overrides=bigger))
 
 
+def test_resume_with_other_training_options_raises(tmp_path):
+    """A resume that would draw other batches or validate otherwise is refused, saying why.
+
+    The schedule may change: a resume with another peak learning rate goes on.
+    """
+    episodes = _episodes(seed=3, count=2)
+    train(episodes, _config(tmp_path, max_steps=1, prompt_probability=0.0))
+    meta = json.loads((tmp_path / STATE_DIR / STATE_JSON_FILE).read_text())
+    assert meta['options']['prompt_probability'] == 0.0
+    with pytest.raises(ValueError, match=r'prompt_probability 0.25 \(saved: 0.0\)'):
+        train(episodes, _config(tmp_path, max_steps=2, resume=True))
+    with pytest.raises(ValueError, match=r'batch_size 4 \(saved: 8\)'):
+        train(episodes, _config(tmp_path, max_steps=2, resume=True, prompt_probability=0.0,
+                                batch_size=4))
+    train(episodes, _config(tmp_path, max_steps=2, resume=True, prompt_probability=0.0,
+                            learning_rate=1e-3))
+    assert json.loads((tmp_path / SUMMARY_FILE).read_text())['start_step'] == 1
+
+
 def test_fine_tuning_starts_from_the_checkpoint_and_keeps_its_statistics(tmp_path):
     """init_checkpoint: the trained skill is there from step one, tokens keep their meaning."""
     mirror = [episode for episode in _episodes(seed=7) if episode.task == 'mirror']

@@ -32,6 +32,7 @@ prints. On a machine without GPUs, ``torchrun --nproc_per_node 2 -m gato_ros tra
 cpu ...`` tries it out (gloo backend).
 """
 
+from dataclasses import asdict
 import json
 from pathlib import Path
 
@@ -39,7 +40,12 @@ from accelerate import PartialState
 from gato_ros.configuration_gato import list_presets
 from gato_ros.data import NORMALIZER_GROUPS
 from gato_ros.recording.dataset import load_dataset
-from gato_ros.training import MIXED_PRECISIONS, SUMMARY_FILE, train, TrainConfig
+from gato_ros.training import (MIXED_PRECISIONS, saved_options, SUMMARY_FILE, train,
+                               TrainConfig)
+
+
+def _kept_help(text, default):
+    return f"{text} (default: {default}; with --resume: the saved run's)"
 
 
 def add_arguments(parser):
@@ -55,9 +61,12 @@ def add_arguments(parser):
     parser.add_argument('--out', required=True, metavar='DIR', help='checkpoint folder')
     parser.add_argument('--steps', type=int, default=defaults.max_steps,
                         help='optimizer steps to reach (a resumed run counts its old steps)')
-    parser.add_argument('--batch-size', type=int, default=defaults.batch_size)
-    parser.add_argument('--grad-accum', type=int, default=defaults.grad_accum_steps,
-                        help='micro-batches per optimizer step')
+    # The options a resumed run keeps are None when not given (see kept_options).
+    parser.add_argument('--batch-size', type=int,
+                        help=_kept_help('sequences per micro-batch', defaults.batch_size))
+    parser.add_argument('--grad-accum', type=int,
+                        help=_kept_help('micro-batches per optimizer step',
+                                        defaults.grad_accum_steps))
     parser.add_argument('--lr', type=float, default=defaults.learning_rate,
                         help='peak learning rate (warmup then cosine decay)')
     parser.add_argument('--warmup-steps', type=int, default=defaults.warmup_steps)
@@ -68,9 +77,10 @@ def add_arguments(parser):
                         'deployment; 1: Markovian policy, prompt on top); default: as many '
                         'as the context holds')
     parser.add_argument('--prompt-probability', type=float,
-                        default=defaults.prompt_probability,
-                        help='share of sequences with a prepended demonstration of their task '
-                             '(drawn per batch; 0: no prompting; prompted batches are longer)')
+                        help=_kept_help('share of sequences with a prepended demonstration '
+                                        'of their task (drawn per batch; 0: no prompting; '
+                                        'prompted batches are longer)',
+                                        defaults.prompt_probability))
     parser.add_argument('--eval-every', type=int, default=defaults.eval_every)
     parser.add_argument('--save-every', type=int, default=defaults.save_every)
     parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
@@ -81,13 +91,14 @@ def add_arguments(parser):
                         default=defaults.mixed_precision,
                         help='autocast precision of the forward pass')
     parser.add_argument('--normalize-by', choices=NORMALIZER_GROUPS,
-                        default=defaults.normalize_by,
-                        help='share standardization statistics per arm (embodiment: new '
-                        'tasks of a known arm can be prompted) or per task')
-    parser.add_argument('--action-input-noise', type=float,
-                        default=defaults.action_input_noise_bins, metavar='BINS',
-                        help='std in bins of noise on the action ids the model reads (targets '
-                        'stay clean): against copying the previous action; 0: off')
+                        help=_kept_help('share standardization statistics per arm '
+                                        '(embodiment: new tasks of a known arm can be '
+                                        'prompted) or per task', defaults.normalize_by))
+    parser.add_argument('--action-input-noise', type=float, metavar='BINS',
+                        help=_kept_help('std in bins of noise on the action ids the model '
+                                        'reads (targets stay clean): against copying the '
+                                        'previous action; 0: off',
+                                        defaults.action_input_noise_bins))
     parser.add_argument('--exclude-tasks', nargs='+', default=[], metavar='TASK',
                         help="hold tasks out: full names ('panda/press_button') or a task of "
                         "every arm ('press_button', its localization scenes too)")
@@ -100,10 +111,12 @@ def add_arguments(parser):
                       help="start from this checkpoint's weights, settings and instruction "
                       'tokenizer, with statistics fitted on --data (--preset unused): after '
                       'collect --localization pretraining')
-    parser.add_argument('--seed', type=int, default=defaults.seed)
+    parser.add_argument('--seed', type=int,
+                        help=_kept_help('seed of sampling and initialization', defaults.seed))
     parser.add_argument('--resume', action='store_true',
                         help='continue from the training state in --out, with its model '
-                        'settings and instruction tokenizer (--preset unused)')
+                        "settings, instruction tokenizer and the options marked 'with "
+                        "--resume' (--preset unused; a differing option is refused)")
 
 
 def model_overrides(args):
@@ -117,6 +130,34 @@ def model_overrides(args):
     """
     overrides = {'context_length': args.context, 'max_window_timesteps': args.window_timesteps}
     return {name: value for name, value in overrides.items() if value is not None}
+
+
+# CLI option -> TrainConfig field, of the options a resumed run keeps (RESUMED_OPTIONS).
+KEPT_OPTIONS = {'batch_size': 'batch_size', 'grad_accum': 'grad_accum_steps',
+                'prompt_probability': 'prompt_probability', 'seed': 'seed',
+                'normalize_by': 'normalize_by', 'action_input_noise': 'action_input_noise_bins'}
+
+
+def kept_options(args):
+    """Return the TrainConfig fields of the options a resumed run keeps.
+
+    An option not given takes the saved run's value when resuming, else TrainConfig's.
+
+    Args:
+        args: the parsed options.
+
+    Returns:
+        dict: field -> value, the initial checkpoint included.
+    """
+    fallback = asdict(TrainConfig())
+    fallback.update((args.resume and saved_options(args.out)) or {})
+    fields = {name: fallback[name] if getattr(args, option) is None else getattr(args, option)
+              for option, name in KEPT_OPTIONS.items()}
+    given_init = args.init_from or args.init_weights_from
+    fields['init_checkpoint'] = given_init or fallback['init_checkpoint']
+    fields['init_weights_only'] = (args.init_weights_from is not None if given_init
+                                   else fallback['init_weights_only'])
+    return fields
 
 
 def train_config(args):
@@ -133,15 +174,10 @@ def train_config(args):
     """
     return TrainConfig(
         output_dir=args.out, preset=args.preset, max_steps=args.steps,
-        batch_size=args.batch_size, grad_accum_steps=args.grad_accum,
         learning_rate=args.lr, warmup_steps=args.warmup_steps,
-        model_overrides=model_overrides(args), prompt_probability=args.prompt_probability,
-        eval_every=args.eval_every, save_every=args.save_every,
-        num_threads=args.threads, seed=args.seed, resume=args.resume,
-        device=args.device, mixed_precision=args.mixed_precision,
-        normalize_by=args.normalize_by, action_input_noise_bins=args.action_input_noise,
-        init_checkpoint=args.init_from or args.init_weights_from,
-        init_weights_only=args.init_weights_from is not None)
+        model_overrides=model_overrides(args), eval_every=args.eval_every,
+        save_every=args.save_every, num_threads=args.threads, resume=args.resume,
+        device=args.device, mixed_precision=args.mixed_precision, **kept_options(args))
 
 
 def exclude_tasks(episodes, excluded):

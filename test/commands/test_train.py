@@ -1,9 +1,10 @@
-"""Tests of the train command's data selection (training itself: test/test_training.py)."""
+"""Tests of the train command's options and data selection (training: test/test_training.py)."""
 
 import argparse
 
 from gato_ros.commands.train import add_arguments, exclude_tasks, train_config
 from gato_ros.data import Episode
+from gato_ros.training import train, TrainConfig
 import numpy as np
 import pytest
 
@@ -63,3 +64,25 @@ def test_initialization_options_choose_what_the_checkpoint_gives():
     assert train_config(_parse()).init_checkpoint is None
     with pytest.raises(SystemExit):
         _parse('--init-from', 'a', '--init-weights-from', 'b')
+
+
+def _saved_run(directory, **options):
+    """Train one step into directory with the given TrainConfig options."""
+    episodes = [_episode('panda/reach_target') for _ in range(4)]
+    train(episodes, TrainConfig(output_dir=str(directory), preset='gato-test', max_steps=1,
+                                model_overrides={'context_length': 64}, progress=False,
+                                **options))
+
+
+def test_a_resumed_run_keeps_the_saved_options_not_given(tmp_path):
+    """--resume alone takes the saved prompting, batch, seed and initialization."""
+    _saved_run(tmp_path, prompt_probability=0.0, batch_size=2, seed=3,
+               action_input_noise_bins=5.0, normalize_by='task')
+    resumed = train_config(_parse('--out', str(tmp_path), '--resume', '--steps', '9'))
+    assert (resumed.prompt_probability, resumed.batch_size, resumed.seed) == (0.0, 2, 3)
+    assert (resumed.action_input_noise_bins, resumed.normalize_by) == (5.0, 'task')
+    assert resumed.max_steps == 9 and resumed.init_checkpoint is None
+    given = train_config(_parse('--out', str(tmp_path), '--resume', '--seed', '4'))
+    assert (given.seed, given.prompt_probability) == (4, 0.0)
+    fresh = train_config(_parse('--out', str(tmp_path)))
+    assert (fresh.prompt_probability, fresh.batch_size, fresh.seed) == (0.25, 8, 0)
