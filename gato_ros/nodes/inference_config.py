@@ -85,6 +85,23 @@ def command_topic(params):
     return f"/{params['controller_name']}/joint_trajectory"
 
 
+def check_trigger_key(params):
+    """Check that the trigger of control steps, if any, is one of the observations.
+
+    Args:
+        params: Parameter name -> value of the inference node.
+
+    Raises:
+        ValueError: When ``trigger_observation_key`` is set but not in ``observation_keys``.
+    """
+    key = params['trigger_observation_key']
+    if key and key not in params['observation_keys']:
+        raise ValueError(
+            f'trigger_observation_key {key!r} is not one of observation_keys '
+            f"{list(params['observation_keys'])}: name one of them, or leave it empty for the "
+            'control timer alone')
+
+
 def check_policy(observation_spec, action_dim, params, layout):
     """Check that a checkpoint's task fits the configured sources and robot.
 

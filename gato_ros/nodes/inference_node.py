@@ -7,10 +7,13 @@ Lifecycle:
   checkpoint against ``observation_keys``, the joints and the gripper (failing with a message
   naming the mismatch); it subscribes ``observations/<key>`` per key and advertises commands;
 * ``activate`` starts the control timer at ``control_rate_hz`` (node clock: sim time aware);
+  with ``trigger_observation_key`` set (the camera), each new observation of that key starts
+  a step, at most about once per period, and the timer steps only when those are late (see
+  :mod:`gato_ros.nodes.tick_schedule`);
 * ``deactivate`` stops it and commands a hold at the measured position (zero twist in servo
   mode); ``cleanup`` frees the model. ``autostart`` configures and activates at start-up.
 
-Each control tick takes the newest observation of every key (none older than
+Each control step takes the newest observation of every key (none older than
 ``max_obs_age_s``), runs ``select_action``, maps the action (see
 :mod:`gato_ros.nodes.action_mapping`: joint deltas, target = measured + delta), passes the
 targets through :class:`gato_ros.nodes.safety.SafetyFilter` and publishes a
@@ -38,13 +41,14 @@ from gato_ros.nodes.baseline_policies import (
     POLICY_SOURCES, random_action_bounds, RandomPolicy, TopicActionPolicy)
 from gato_ros.nodes.control_stats import ControlStats
 from gato_ros.nodes.inference_config import (
-    action_layout, check_policy, command_topic, safety_config)
+    action_layout, check_policy, check_trigger_key, command_topic, safety_config)
 from gato_ros.nodes.observation import OBSERVATION_QOS, observation_topic
 from gato_ros.nodes.observation_buffer import joint_positions, ObservationBuffer
 from gato_ros.nodes.parameters import declare_parameters, parameter_values, ParameterSpec
 from gato_ros.nodes.runner import spin_nodes
 from gato_ros.nodes.safety import SafetyFilter
 from gato_ros.nodes.task_inputs import check_instruction, load_prompt
+from gato_ros.nodes.tick_schedule import TickSchedule
 from gato_ros.nodes.trajectory import (
     build_gripper_command, build_joint_trajectory, build_twist)
 from gato_ros.policy import GatoPolicy, PolicyConfig
@@ -79,6 +83,10 @@ PARAMETERS = (
     ParameterSpec('observation_keys', 'observation keys; each is read from observations/<key>'),
     ParameterSpec('joints_key', 'observation holding the measured joint positions'),
     ParameterSpec('control_rate_hz', 'control ticks per second (node clock)', (0.1, 1000.0)),
+    ParameterSpec('trigger_observation_key',
+                  'observation key whose new messages start a control step, at most about '
+                  'control_rate_hz (the camera: commands use fresh frames; the timer steps '
+                  'when they are late); empty = the control timer alone'),
     ParameterSpec('max_obs_age_s', 'oldest observation a command may use (s)', (0.001, 60.0)),
     ParameterSpec('motion_enabled', 'publish motion commands after configure (see ~/enable)'),
     ParameterSpec('mode', 'trajectory (joint position deltas) or servo (Cartesian twist)'),
@@ -134,6 +142,7 @@ class InferenceNode(LifecycleNode):
         self._instruction = ''
         self._enabled = False
         self._timer = None
+        self._schedule = None
         self._safety = None
         self._configured = []
         self._last_error = ''
@@ -185,7 +194,10 @@ class InferenceNode(LifecycleNode):
         with self._lock:
             self._safety.reset()
             self._stats.reset()
-            self._timer = self.create_timer(1.0 / self._params['control_rate_hz'], self._on_tick)
+            period_s = 1.0 / self._params['control_rate_hz']
+            self._schedule = TickSchedule(int(period_s * 1e9),
+                                          bool(self._params['trigger_observation_key']))
+            self._timer = self.create_timer(period_s, self._on_timer)
             self._state = 'active'
         return super().on_activate(state)
 
@@ -243,6 +255,7 @@ class InferenceNode(LifecycleNode):
                      prompt=prompt)
         if isinstance(policy, GatoPolicy):
             check_policy(policy.observation_spec, policy.action_dim, params, layout)
+        check_trigger_key(params)
         self._params, self._layout, self._safety, self._policy = params, layout, safety, policy
         self._prompt, self._instruction = prompt, params['instruction']
         self._enabled = params['motion_enabled']
@@ -270,9 +283,10 @@ class InferenceNode(LifecycleNode):
                 Float32MultiArray, params['action_topic'],
                 lambda msg: self._policy.put(msg.data), 10)))
         for key in params['observation_keys']:
+            store = (self._on_trigger_observation if key == params['trigger_observation_key']
+                     else lambda msg, key=key: self._buffer.put(key, msg))
             self._configured.append((self.destroy_subscription, self.create_subscription(
-                Observation, observation_topic(key),
-                lambda msg, key=key: self._buffer.put(key, msg), OBSERVATION_QOS)))
+                Observation, observation_topic(key), store, OBSERVATION_QOS)))
         self._configured.append((self.destroy_subscription, self.create_subscription(
             String, params['instruction_topic'], self._on_instruction, 10)))
         command_type = TwistStamped if params['mode'] == 'servo' else JointTrajectory
@@ -295,27 +309,40 @@ class InferenceNode(LifecycleNode):
         if self._timer is not None:
             self.destroy_timer(self._timer)
             self._timer = None
+            self._schedule = None
 
     # Control loop.
 
-    def _on_tick(self):
+    def _on_timer(self):
         with self._lock:
             now_ns = self.get_clock().now().nanoseconds
-            self._stats.record_tick(now_ns)
-            try:
-                snapshot = self._buffer.gather(now_ns, self._max_obs_age_ns())
-                measured = self._measured(snapshot.observation, snapshot.names)
-                action = self._layout.check(self._policy.select_action(snapshot.observation))
-                targets = self._layout.joint_targets(action, measured)
-                twist = self._layout.twist(action) if self._layout.mode == 'servo' else None
-                commands = self._messages(self._safety.apply(targets, measured), twist)
-            except ValueError as error:
-                self._record_error(str(error))
-            else:
-                self._tick_ok = True
-                self._episode_step += 1
-                self._send(commands, snapshot.oldest_stamp_ns)
-            self._publish_status()
+            if self._schedule is not None and self._schedule.on_timer(now_ns):
+                self._step(now_ns)
+
+    def _on_trigger_observation(self, msg):
+        with self._lock:
+            self._buffer.put(self._params['trigger_observation_key'], msg)
+            now_ns = self.get_clock().now().nanoseconds
+            if self._schedule is not None and self._schedule.on_frame(now_ns):
+                self._step(now_ns)
+
+    def _step(self, now_ns):
+        # Called with the lock held, by the timer or by a trigger observation.
+        self._stats.record_tick(now_ns)
+        try:
+            snapshot = self._buffer.gather(now_ns, self._max_obs_age_ns())
+            measured = self._measured(snapshot.observation, snapshot.names)
+            action = self._layout.check(self._policy.select_action(snapshot.observation))
+            targets = self._layout.joint_targets(action, measured)
+            twist = self._layout.twist(action) if self._layout.mode == 'servo' else None
+            commands = self._messages(self._safety.apply(targets, measured), twist)
+        except ValueError as error:
+            self._record_error(str(error))
+        else:
+            self._tick_ok = True
+            self._episode_step += 1
+            self._send(commands, snapshot.oldest_stamp_ns)
+        self._publish_status()
 
     def _max_obs_age_ns(self, params=None):
         return int((params or self._params)['max_obs_age_s'] * 1e9)

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from gato_ros.data import TensorSpec
 from gato_ros.nodes.inference_config import (
-    action_layout, check_policy, command_topic, safety_config)
+    action_layout, check_policy, check_trigger_key, command_topic, safety_config)
 from gato_ros.nodes.task_inputs import check_instruction, load_prompt
 import pytest
 import yaml
@@ -94,3 +94,11 @@ def test_prompt_loading(tmp_path, prompt_file):
         load_prompt(tmp_path)
     with pytest.raises(FileNotFoundError):
         load_prompt(tmp_path / 'missing.npz')
+
+
+def test_the_trigger_must_be_an_observation_or_empty():
+    """The camera key (the default) and empty pass; a key the node does not read is refused."""
+    check_trigger_key(params())
+    check_trigger_key(params(trigger_observation_key=''))
+    with pytest.raises(ValueError, match=r"'wrist' is not one of observation_keys \['image'"):
+        check_trigger_key(params(trigger_observation_key='wrist'))

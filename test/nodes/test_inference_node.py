@@ -48,13 +48,15 @@ class Harness:
         """Record every message of a topic."""
         self.peer.create_subscription(msg_type, topic, self.received.append, 100)
 
-    def feed(self, joint_names=JOINTS, image_size=IMAGE_SIZE):
-        """Publish one fresh joints and image observation."""
+    def feed(self, joint_names=JOINTS, image_size=IMAGE_SIZE, keys=('joints', 'image')):
+        """Publish one fresh observation of each key (joints, image)."""
         header = Header(stamp=self.peer.get_clock().now().to_msg())
-        self.publishers['joints'].publish(vector_observation(
-            'joints', MEASURED, [f'{j}/position' for j in joint_names], header))
-        self.publishers['image'].publish(image_observation(
-            'image', np.zeros((image_size, image_size, 3), np.uint8), header))
+        if 'joints' in keys:
+            self.publishers['joints'].publish(vector_observation(
+                'joints', MEASURED, [f'{j}/position' for j in joint_names], header))
+        if 'image' in keys:
+            self.publishers['image'].publish(image_observation(
+                'image', np.zeros((image_size, image_size, 3), np.uint8), header))
 
     def run(self, predicate, timeout_s=10.0, **feed):
         """Feed observations and spin until `predicate()` holds; return whether it did."""
@@ -72,6 +74,28 @@ class Harness:
         self.executor.shutdown()
         self.node.destroy_node()
         self.peer.destroy_node()
+
+
+def test_a_camera_frame_starts_a_step_at_most_once_per_period(context, servo_checkpoint):
+    """With a trigger key, a new frame starts a step at once; more frames in the period do not.
+
+    The control period is 5 s, so the timer's first event comes 5 s after activation: a
+    command within 3 s of it can only have been started by a frame.
+    """
+    harness = Harness(
+        context, checkpoint_path=str(servo_checkpoint), autostart=True, mode='servo',
+        gripper_output='topic', command_topic='/ttest/twist', gripper_topic='/ttest/gripper',
+        control_rate_hz=0.2, max_obs_age_s=5.0, trigger_observation_key='image')
+    try:
+        harness.listen(TwistStamped, '/ttest/twist')
+
+        def twists():
+            return [msg for msg in harness.received if isinstance(msg, TwistStamped)]
+        assert not harness.run(lambda: bool(twists()), timeout_s=0.5, keys=('joints',))
+        assert harness.run(lambda: bool(twists()), timeout_s=1.5)
+        assert not harness.run(lambda: len(twists()) > 1, timeout_s=1.0)
+    finally:
+        harness.close()
 
 
 def test_servo_mode_publishes_limited_twists_and_a_gripper_command(context, servo_checkpoint):
@@ -119,6 +143,7 @@ def test_servo_mode_publishes_limited_twists_and_a_gripper_command(context, serv
     ({'joint_names': ARM_JOINTS[:6]}, 'position_lower needs one value per joint'),
     ({'mode': 'cartesian'}, 'mode must be one of'),
     ({'gripper_joint_name': ''}, 'acts with 8 values, but trajectory mode with 7 joints'),
+    ({'trigger_observation_key': 'wrist'}, "trigger_observation_key 'wrist' is not one of"),
 ])
 def test_configure_failure_names_the_problem(context, tiny_checkpoint, overrides, message):
     """A failed configure leaves the node unconfigured with the reason in its status."""
