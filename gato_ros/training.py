@@ -64,10 +64,10 @@ STATE_JSON_FILE = 'trainer_state.json'
 SUMMARY_FILE = 'train_summary.json'
 MIXED_PRECISIONS = ('no', 'bf16', 'fp16')
 # What a run learns from and how it is validated. A resumed run keeps them, or its batches,
-# validation set and losses would silently stop continuing the saved run's (a resume that
-# fell back to the default prompt_probability looked like a worse model). The schedule
-# (max_steps, learning rates, warmup, decay) and the machinery (device, threads, precision,
-# eval and save intervals) may change.
+# validation set and losses silently stop continuing the saved run's: a resume that fell
+# back to the CLI's default batch size validated on other batches and looked like a worse
+# model. The schedule (max_steps, learning rates, warmup, decay) and the machinery (device,
+# threads, precision, eval and save intervals) may change.
 RESUMED_OPTIONS = ('batch_size', 'grad_accum_steps', 'weight_decay', 'adam_betas',
                    'grad_clip_norm', 'prompt_probability', 'prompt_max_tokens', 'val_fraction',
                    'val_batches', 'seed', 'normalize_by', 'action_input_noise_bins',
@@ -511,7 +511,7 @@ def _save(accelerator: Accelerator, config: TrainConfig, checkpoint: Checkpoint,
         directory = Path(config.output_dir)
         checkpoint.save(directory)
         _write_training_state(directory / STATE_DIR, optimizer, accelerator.scaler, step,
-                              rng_states, history, resumed_options(config))
+                              rng_states, history, options_as_json(config))
     accelerator.wait_for_everyone()
 
 
@@ -582,17 +582,17 @@ def _make_accelerator(config: TrainConfig) -> Accelerator:
     return accelerator
 
 
-def resumed_options(config: TrainConfig) -> dict:
-    """Return the options a resumed run must keep, as they are saved in JSON.
+def options_as_json(config: TrainConfig) -> dict:
+    """Return the settings as they are saved with the training state (JSON values).
 
     Args:
         config: the run's settings.
 
     Returns:
-        dict: option name (one of ``RESUMED_OPTIONS``) -> JSON value.
+        dict: field name -> JSON value (tuples become lists).
 
     """
-    return json.loads(json.dumps({name: getattr(config, name) for name in RESUMED_OPTIONS}))
+    return json.loads(json.dumps(asdict(config)))
 
 
 def saved_options(output_dir) -> dict | None:
@@ -602,7 +602,7 @@ def saved_options(output_dir) -> dict | None:
         output_dir: the run's directory (``TrainConfig.output_dir``).
 
     Returns:
-        dict of :func:`resumed_options`, or None when the directory holds no training state
+        dict of :func:`options_as_json`, or None when the directory holds no training state
         or one written before the options were saved.
 
     """
@@ -614,7 +614,7 @@ def _check_resumed_options(config: TrainConfig) -> None:
     saved = saved_options(config.output_dir)
     if saved is None:
         return  # a state from before options were saved: nothing to compare with
-    asked = resumed_options(config)
+    asked = options_as_json(config)
     differing = [f'{name} {asked[name]!r} (saved: {saved.get(name)!r})'
                  for name in RESUMED_OPTIONS if saved.get(name) != asked[name]]
     if differing:

@@ -61,15 +61,17 @@ def add_arguments(parser):
     parser.add_argument('--out', required=True, metavar='DIR', help='checkpoint folder')
     parser.add_argument('--steps', type=int, default=defaults.max_steps,
                         help='optimizer steps to reach (a resumed run counts its old steps)')
-    # The options a resumed run keeps are None when not given (see kept_options).
+    # Options a resumed run takes from the saved one are None when not given (kept_options).
     parser.add_argument('--batch-size', type=int,
                         help=_kept_help('sequences per micro-batch', defaults.batch_size))
     parser.add_argument('--grad-accum', type=int,
                         help=_kept_help('micro-batches per optimizer step',
                                         defaults.grad_accum_steps))
-    parser.add_argument('--lr', type=float, default=defaults.learning_rate,
-                        help='peak learning rate (warmup then cosine decay)')
-    parser.add_argument('--warmup-steps', type=int, default=defaults.warmup_steps)
+    parser.add_argument('--lr', type=float,
+                        help=_kept_help('peak learning rate (warmup then cosine decay)',
+                                        defaults.learning_rate))
+    parser.add_argument('--warmup-steps', type=int,
+                        help=_kept_help('steps of linear warmup', defaults.warmup_steps))
     parser.add_argument('--context', type=int, default=None,
                         help="context length in tokens (default: the preset's)")
     parser.add_argument('--window-timesteps', type=int, default=None,
@@ -81,15 +83,17 @@ def add_arguments(parser):
                                         'of their task (drawn per batch; 0: no prompting; '
                                         'prompted batches are longer)',
                                         defaults.prompt_probability))
-    parser.add_argument('--eval-every', type=int, default=defaults.eval_every)
-    parser.add_argument('--save-every', type=int, default=defaults.save_every)
+    parser.add_argument('--eval-every', type=int,
+                        help=_kept_help('validate every n steps', defaults.eval_every))
+    parser.add_argument('--save-every', type=int,
+                        help=_kept_help('save every n steps', defaults.save_every))
     parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
     parser.add_argument('--device', default='auto',
                         help="'auto' (a launcher's GPU per process, else a GPU, else the "
                              "CPU), 'cpu', or a device type such as 'cuda'")
     parser.add_argument('--mixed-precision', choices=MIXED_PRECISIONS,
-                        default=defaults.mixed_precision,
-                        help='autocast precision of the forward pass')
+                        help=_kept_help('autocast precision of the forward pass',
+                                        defaults.mixed_precision))
     parser.add_argument('--normalize-by', choices=NORMALIZER_GROUPS,
                         help=_kept_help('share standardization statistics per arm '
                                         '(embodiment: new tasks of a known arm can be '
@@ -116,7 +120,8 @@ def add_arguments(parser):
     parser.add_argument('--resume', action='store_true',
                         help='continue from the training state in --out, with its model '
                         "settings, instruction tokenizer and the options marked 'with "
-                        "--resume' (--preset unused; a differing option is refused)")
+                        "--resume' (--preset unused; the data options, such as --batch-size "
+                        'and --prompt-probability, may not change)')
 
 
 def model_overrides(args):
@@ -132,14 +137,20 @@ def model_overrides(args):
     return {name: value for name, value in overrides.items() if value is not None}
 
 
-# CLI option -> TrainConfig field, of the options a resumed run keeps (RESUMED_OPTIONS).
+# CLI option -> TrainConfig field, of the options a resumed run takes from the saved one when
+# they are not given: what it trains on (the core refuses changes to those,
+# gato_ros.training.RESUMED_OPTIONS), its schedule and precision. --steps, --threads and
+# --device are given for each run.
 KEPT_OPTIONS = {'batch_size': 'batch_size', 'grad_accum': 'grad_accum_steps',
-                'prompt_probability': 'prompt_probability', 'seed': 'seed',
-                'normalize_by': 'normalize_by', 'action_input_noise': 'action_input_noise_bins'}
+                'lr': 'learning_rate', 'warmup_steps': 'warmup_steps',
+                'prompt_probability': 'prompt_probability', 'eval_every': 'eval_every',
+                'save_every': 'save_every', 'mixed_precision': 'mixed_precision',
+                'normalize_by': 'normalize_by', 'action_input_noise': 'action_input_noise_bins',
+                'seed': 'seed'}
 
 
 def kept_options(args):
-    """Return the TrainConfig fields of the options a resumed run keeps.
+    """Return the TrainConfig fields of the options a resumed run takes from the saved one.
 
     An option not given takes the saved run's value when resuming, else TrainConfig's.
 
@@ -174,10 +185,8 @@ def train_config(args):
     """
     return TrainConfig(
         output_dir=args.out, preset=args.preset, max_steps=args.steps,
-        learning_rate=args.lr, warmup_steps=args.warmup_steps,
-        model_overrides=model_overrides(args), eval_every=args.eval_every,
-        save_every=args.save_every, num_threads=args.threads, resume=args.resume,
-        device=args.device, mixed_precision=args.mixed_precision, **kept_options(args))
+        model_overrides=model_overrides(args), num_threads=args.threads, resume=args.resume,
+        device=args.device, **kept_options(args))
 
 
 def exclude_tasks(episodes, excluded):

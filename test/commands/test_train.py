@@ -75,12 +75,15 @@ def _saved_run(directory, **options):
 
 
 def test_a_resumed_run_keeps_the_saved_options_not_given(tmp_path):
-    """--resume alone takes the saved prompting, batch, seed and initialization."""
+    """--resume alone takes the saved data options, schedule and precision; given ones win."""
     _saved_run(tmp_path, prompt_probability=0.0, batch_size=2, seed=3,
-               action_input_noise_bins=5.0, normalize_by='task')
+               action_input_noise_bins=5.0, normalize_by='task', learning_rate=5e-4,
+               warmup_steps=7, mixed_precision='bf16')
     resumed = train_config(_parse('--out', str(tmp_path), '--resume', '--steps', '9'))
     assert (resumed.prompt_probability, resumed.batch_size, resumed.seed) == (0.0, 2, 3)
     assert (resumed.action_input_noise_bins, resumed.normalize_by) == (5.0, 'task')
+    assert (resumed.learning_rate, resumed.warmup_steps) == (5e-4, 7)
+    assert resumed.mixed_precision == 'bf16'
     assert resumed.max_steps == 9 and resumed.init_checkpoint is None
     given = train_config(_parse('--out', str(tmp_path), '--resume', '--seed', '4'))
     assert (given.seed, given.prompt_probability) == (4, 0.0)
