@@ -42,6 +42,7 @@ import json
 import math
 from pathlib import Path
 import time
+import warnings
 
 from accelerate import Accelerator
 from accelerate.state import AcceleratorState
@@ -558,6 +559,26 @@ def _load_training_state(directory: Path, optimizer: torch.optim.Optimizer,
     return step, list(meta['history'])
 
 
+def cpu_has_native_bf16(capabilities) -> bool:
+    """Return whether an x86 CPU computes bfloat16 in hardware (AVX512-BF16 or AMX).
+
+    Without it, bf16 autocast on the CPU converts every operand and runs much slower than
+    float32: 240 against 2,400 tokens/s training gato-2m on a 2-core AVX2 EPYC, where a
+    CPU with native bf16 had trained the same recipe at 3,800.
+
+    Args:
+        capabilities: ``torch.cpu.get_capabilities()``.
+
+    Returns:
+        bool: False only for an x86 CPU without those instructions (other CPUs: True, not
+        judged).
+
+    """
+    if capabilities.get('architecture') not in ('x86_64', 'x86'):
+        return True
+    return bool(capabilities.get('avx512_bf16') or capabilities.get('amx_bf16'))
+
+
 def _make_accelerator(config: TrainConfig) -> Accelerator:
     """Create the run's Accelerator on the device and with the precision ``config`` asks."""
     # Accelerate keeps its settings in process-wide singletons; each run may ask for others.
@@ -571,6 +592,11 @@ def _make_accelerator(config: TrainConfig) -> Accelerator:
     if config.device not in ('auto', accelerator.device.type):
         raise ValueError(f'device {config.device!r} asked, but Accelerate placed this process '
                          f'on {accelerator.device}')
+    if (accelerator.device.type == 'cpu' and config.mixed_precision == 'bf16'
+            and not cpu_has_native_bf16(torch.cpu.get_capabilities())):
+        warnings.warn('bf16 autocast on a CPU without AVX512-BF16 or AMX is emulated and '
+                      'about 10x slower than float32 here; use mixed_precision no '
+                      '(train --mixed-precision no)', stacklevel=3)
     # Without a backend (e.g. device 'auto' on a machine without GPUs) each launched process
     # would train alone and all would write the same files.
     launched = get_int_from_env(['PMI_SIZE', 'OMPI_COMM_WORLD_SIZE', 'MV2_COMM_WORLD_SIZE',

@@ -6,8 +6,9 @@ from gato_ros.configuration_gato import GatoConfig
 from gato_ros.data import ACTION_KEY, Episode, Normalizer
 from gato_ros.policy import CHECKPOINT_FILES, GatoPolicy
 from gato_ros.text_tokenizer import TextTokenizer
-from gato_ros.training import (corrupt_action_inputs, learning_rate_at, SequenceSampler,
-                               STATE_DIR, STATE_JSON_FILE, SUMMARY_FILE, train, TrainConfig)
+from gato_ros.training import (corrupt_action_inputs, cpu_has_native_bf16, learning_rate_at,
+                               SequenceSampler, STATE_DIR, STATE_JSON_FILE, SUMMARY_FILE, train,
+                               TrainConfig)
 import numpy as np
 import pytest
 from safetensors.torch import load_file
@@ -148,6 +149,17 @@ def test_resume_with_other_training_options_raises(tmp_path):
     train(episodes, _config(tmp_path, max_steps=2, resume=True, prompt_probability=0.0,
                             learning_rate=1e-3))
     assert json.loads((tmp_path / SUMMARY_FILE).read_text())['start_step'] == 1
+
+
+def test_bf16_on_a_cpu_without_it_is_warned_about(tmp_path, monkeypatch):
+    """Emulated bf16 autocast is about 10x slower than float32: train says so."""
+    avx2_only = {'architecture': 'x86_64', 'avx2': True, 'avx512_bf16': False}
+    assert not cpu_has_native_bf16(avx2_only)
+    assert cpu_has_native_bf16({**avx2_only, 'avx512_bf16': True})
+    assert cpu_has_native_bf16({**avx2_only, 'amx_bf16': True})
+    monkeypatch.setattr(torch.cpu, 'get_capabilities', lambda: avx2_only)
+    with pytest.warns(UserWarning, match='bf16 autocast on a CPU without AVX512-BF16'):
+        train(_episodes(seed=5, count=2), _config(tmp_path, max_steps=0, mixed_precision='bf16'))
 
 
 def test_fine_tuning_starts_from_the_checkpoint_and_keeps_its_statistics(tmp_path):
