@@ -563,8 +563,8 @@ def cpu_has_native_bf16(capabilities) -> bool:
     """Return whether an x86 CPU computes bfloat16 in hardware (AVX512-BF16 or AMX).
 
     Without it, bf16 autocast on the CPU converts every operand and runs much slower than
-    float32: 240 against 2,400 tokens/s training gato-2m on a 2-core AVX2 EPYC, where a
-    CPU with native bf16 had trained the same recipe at 3,800.
+    float32: 240 against 2,400 tokens/s training gato-2m on a 2-core AVX2 EPYC (earlier
+    development machines had trained it in bf16 at 3,800).
 
     Args:
         capabilities: ``torch.cpu.get_capabilities()``.

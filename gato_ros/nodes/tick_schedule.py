@@ -19,7 +19,7 @@ class TickSchedule:
     """Decide which trigger arrivals and timer events start a control step."""
 
     def __init__(self, period_ns: int, frame_triggered: bool):
-        """Create a schedule that has not stepped yet.
+        """Create a schedule that has not stepped yet (one per activation): any event steps.
 
         Args:
             period_ns: Control period (ns), ``1 / control_rate_hz``.
@@ -27,10 +27,6 @@ class TickSchedule:
         """
         self._period_ns = period_ns
         self._frame_triggered = frame_triggered
-        self._last_step_ns = None
-
-    def reset(self) -> None:
-        """Forget the last step, so that the next event steps (at activation)."""
         self._last_step_ns = None
 
     def on_frame(self, now_ns: int) -> bool:

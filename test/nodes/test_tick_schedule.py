@@ -32,5 +32,9 @@ def test_the_timer_steps_when_frames_are_late():
     assert not schedule.on_timer(120 * ms)
     assert schedule.on_timer(130 * ms)
     assert not schedule.on_frame(140 * ms)  # a late frame right after the watchdog's step
-    schedule.reset()
-    assert schedule.on_frame(150 * ms)  # after a reset (activation) the next event steps
+
+
+def test_a_new_schedule_steps_on_the_first_event():
+    """At activation the first frame or timer event steps at once."""
+    assert TickSchedule(PERIOD_NS, frame_triggered=True).on_frame(5)
+    assert TickSchedule(PERIOD_NS, frame_triggered=True).on_timer(5)
