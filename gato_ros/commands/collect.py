@@ -123,8 +123,8 @@ def _collect_episodes(args):
     failures = ('policy failures kept' if args.policy_checkpoint
                 else 'expert failures skipped')
     for task, count in counts.items():
-        agreement = (f', policy/expert joint-motion cosine {count["expert_cosine"]:.2f}'
-                     if 'expert_cosine' in count else '')
+        agreement = ''.join(f', policy/expert {part}-motion cosine {cosine:.2f}'
+                            for part, cosine in count.get('expert_cosines', {}).items())
         print(f'{config.task_name(task)}: {count["kept"]} episodes kept, '
               f'{count["failed"]} {failures}{agreement}')
     return 0

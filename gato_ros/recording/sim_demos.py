@@ -21,7 +21,7 @@ expert's labels (mean cosine), a competence measure finer than success.
 from dataclasses import dataclass
 from pathlib import Path
 
-from gato_ros.data import Episode, episode_task_name
+from gato_ros.data import Episode, episode_task_name, TWIST_SIZE
 from gato_ros.nodes.image_conversion import crop_and_resize
 from gato_ros.policy import GatoPolicy, PolicyConfig
 from gato_ros.sim.experts import ExpertConfig, make_expert
@@ -144,20 +144,32 @@ def policy_reads_wrist_image(policy, task_names):
     return any(reads_wrist_image(policy.task_spec(name)) for name in task_names)
 
 
-def joint_delta_cosine(policy_action, expert_action):
-    """Return the cosine between two actions' joint deltas (the gripper command left out).
+# The parts of an action whose motions are compared, per action space: the twist's linear
+# (m/s) and angular (rad/s) velocities apart, as one cosine over both would mix units and let
+# the larger number decide; the gripper command is left out.
+MOTION_PARTS = {'joint': {'joint': slice(0, -1)},
+                'twist': {'linear': slice(0, 3), 'angular': slice(3, TWIST_SIZE)}}
+
+
+def motion_cosines(policy_action, expert_action, action_space='joint'):
+    """Return the cosine between two actions' motions, for each part of the action space.
 
     Args:
-        policy_action: the policy's action (joint deltas, then the gripper command).
+        policy_action: the policy's action (motion, then the gripper command).
         expert_action: the expert's action for the same state.
+        action_space: ``'joint'`` (deltas) or ``'twist'`` (see :data:`MOTION_PARTS`).
 
     Returns:
-        float: in [-1, 1]; 0 when either asks for no motion at all.
+        dict: part name -> cosine in [-1, 1]; 0 when either asks for no motion in that part.
     """
-    policy_delta = np.asarray(policy_action, np.float64)[:-1]
-    expert_delta = np.asarray(expert_action, np.float64)[:-1]
-    norms = np.linalg.norm(policy_delta) * np.linalg.norm(expert_delta)
-    return float(policy_delta @ expert_delta / norms) if norms > 0.0 else 0.0
+    policy_action = np.asarray(policy_action, np.float64)
+    expert_action = np.asarray(expert_action, np.float64)
+    cosines = {}
+    for part, index in MOTION_PARTS[action_space].items():
+        norms = np.linalg.norm(policy_action[index]) * np.linalg.norm(expert_action[index])
+        cosines[part] = (float(policy_action[index] @ expert_action[index] / norms)
+                         if norms > 0.0 else 0.0)
+    return cosines
 
 
 class ExpertLabelledRollout:
@@ -165,19 +177,21 @@ class ExpertLabelledRollout:
 
     ``label`` is the recorded policy function and ``execute`` the perturbation that swaps in
     the policy's action; ``cosines`` says, step by step, how far the policy's motion is from
-    the expert's in the states the policy reached, a measure that moves long before success
-    rates do.
+    the expert's in the states the policy reached (:func:`motion_cosines`), a measure that
+    moves long before success rates do.
 
     Args:
         policy: the :class:`gato_ros.policy.GatoPolicy` that drives the arm.
         expert: the scripted expert whose actions are recorded.
         task_name: the policy's ``<arm>/<task>``.
         image_size: (height, width) of the model's image observation (px).
+        action_space: what the actions hold, ``'joint'`` or ``'twist'``.
     """
 
-    def __init__(self, policy, expert, task_name, image_size):
+    def __init__(self, policy, expert, task_name, image_size, action_space='joint'):
         self.policy, self.expert = policy, expert
         self.task_name, self.image_size = task_name, image_size
+        self.action_space = action_space
         self.keys = policy.task_spec(task_name).observations
         self.cosines = []
         self._chosen = None
@@ -197,7 +211,7 @@ class ExpertLabelledRollout:
         self._chosen = self.policy.select_action(
             policy_observation(observation, self.image_size, self.keys))
         expert_action = self.expert(observation, sim)
-        self.cosines.append(joint_delta_cosine(self._chosen, expert_action))
+        self.cosines.append(motion_cosines(self._chosen, expert_action, self.action_space))
         return expert_action
 
     def execute(self, action, sim):
@@ -217,7 +231,7 @@ def _episode_functions(config, expert, policy, task, seed):
     """Return the (recorded, perturb, DAgger rollout or None) of one episode."""
     if policy is not None:
         rollout = ExpertLabelledRollout(policy, expert, config.task_name(task),
-                                        config.image_size)
+                                        config.image_size, config.action_space)
         return rollout.label, rollout.execute, rollout
     perturb = (make_action_noise(seed, config.action_noise, config.control_rate_hz,
                                  config.action_space)
@@ -253,8 +267,8 @@ def collect_demonstrations(config, out_dir, progress=True):
     Returns:
         dict: task -> {'kept': int, 'failed': int} episodes; without a policy checkpoint
         only successful expert episodes are kept, with one every episode is, and
-        ``'expert_cosine'`` is the mean over all steps of :func:`joint_delta_cosine` between
-        the policy's action and the expert's label.
+        ``'expert_cosines'`` is, per motion part, the mean over all steps of
+        :func:`motion_cosines` between the policy's action and the expert's label.
 
     Raises:
         ValueError: on a non-positive episode count, a start noise outside [0, pi], or a
@@ -298,7 +312,9 @@ def collect_demonstrations(config, out_dir, progress=True):
             seed += 1
         counts[task]['kept'] = kept
         if policy is not None:
-            counts[task]['expert_cosine'] = float(np.mean(cosines))
+            counts[task]['expert_cosines'] = {
+                part: float(np.mean([step[part] for step in cosines]))
+                for part in MOTION_PARTS[config.action_space]}
     bar.close()
     sim.close()
     return counts

@@ -5,10 +5,10 @@ from types import SimpleNamespace
 from gato_ros.data import Episode
 from gato_ros.policy import GatoPolicy
 from gato_ros.recording.sim_demos import (collect_demonstrations, DemoConfig,
-                                          ExpertLabelledRollout, joint_delta_cosine,
+                                          ExpertLabelledRollout, motion_cosines,
                                           policy_reads_wrist_image)
 from gato_ros.sim.arms import load_arm
-from gato_ros.sim.experts import make_expert
+from gato_ros.sim.experts import ExpertConfig, make_expert
 from gato_ros.sim.rollout import run_episode
 from gato_ros.sim.scene import ArmSim
 from gato_ros.training import train, TrainConfig
@@ -57,14 +57,24 @@ def test_the_policy_drives_and_the_expert_labels():
     np.testing.assert_allclose(joints[-1, :-1], joints[0, :-1], atol=1e-3)
     assert not result.success
     # Standing still is no motion at all: agreement 0 at each of the six steps.
-    assert rollout.cosines == [0.0] * 6
+    assert rollout.cosines == [{'joint': 0.0}] * 6
 
 
-def test_joint_delta_cosine_ignores_the_gripper():
+def test_joint_motion_cosine_ignores_the_gripper():
     """Same motion 1, opposite -1, none 0; the gripper command does not count."""
-    assert joint_delta_cosine([1.0, 2.0, 0.0], [2.0, 4.0, 1.0]) == pytest.approx(1.0)
-    assert joint_delta_cosine([1.0, 0.0, 1.0], [-3.0, 0.0, 0.0]) == pytest.approx(-1.0)
-    assert joint_delta_cosine([0.0, 0.0, 1.0], [1.0, 0.0, 0.0]) == 0.0
+    assert motion_cosines([1.0, 2.0, 0.0], [2.0, 4.0, 1.0]) == {'joint': pytest.approx(1.0)}
+    assert motion_cosines([1.0, 0.0, 1.0], [-3.0, 0.0, 0.0]) == {'joint': pytest.approx(-1.0)}
+    assert motion_cosines([0.0, 0.0, 1.0], [1.0, 0.0, 0.0]) == {'joint': 0.0}
+
+
+def test_twist_cosines_keep_linear_and_angular_motion_apart():
+    """A large rotation the policy misses does not hide that it moves the tool the right way."""
+    policy = [0.1, 0.0, 0.0, 0.0, 0.0, 0.01, 1.0]
+    expert = [0.2, 0.0, 0.0, 0.0, 0.0, -2.0, 0.0]
+    assert motion_cosines(policy, expert, 'twist') == {'linear': pytest.approx(1.0),
+                                                       'angular': pytest.approx(-1.0)}
+    # One cosine over all six values would say the motions are almost unrelated.
+    assert abs(motion_cosines(policy, expert)['joint']) < 0.1
 
 
 class ExpertCopy(StillPolicy):
@@ -81,16 +91,23 @@ class ExpertCopy(StillPolicy):
         return self.expert(self.sim.observation(include_image=False), self.sim)
 
 
-def test_a_policy_that_acts_like_the_expert_agrees_fully():
+@pytest.mark.parametrize('action_space', ['joint', 'twist'])
+def test_a_policy_that_acts_like_the_expert_agrees_fully(action_space):
     """Every step's cosine is 1 and the expert's task succeeds under the policy's drive."""
+    config = ExpertConfig(action_space=action_space)
     with ArmSim('panda') as sim:
-        policy = ExpertCopy(make_expert('reach_target'))
+        policy = ExpertCopy(make_expert('reach_target', config))
         policy.sim = sim
-        rollout = ExpertLabelledRollout(policy, make_expert('reach_target'),
-                                        'panda/reach_target', (32, 32))
-        result = run_episode(sim, rollout.label, 'reach_target', 5, perturb=rollout.execute)
+        rollout = ExpertLabelledRollout(policy, make_expert('reach_target', config),
+                                        'panda/reach_target', (32, 32), action_space)
+        result = run_episode(sim, rollout.label, 'reach_target', 5, perturb=rollout.execute,
+                             action_space=action_space)
     assert result.success
-    assert rollout.cosines == pytest.approx([1.0] * result.steps)
+    translation = 'joint' if action_space == 'joint' else 'linear'
+    assert [step[translation] for step in rollout.cosines] == pytest.approx([1.0] * result.steps)
+    # A twist expert asks for no rotation once the tool is aligned: the part is then 0.
+    assert all(step.get('angular', 1.0) == pytest.approx(1.0) or step['angular'] == 0.0
+               for step in rollout.cosines)
 
 
 def test_collects_expert_episodes_then_a_dagger_round_that_keeps_failures(tmp_path):
@@ -110,8 +127,8 @@ def test_collects_expert_episodes_then_a_dagger_round_that_keeps_failures(tmp_pa
                         first_seed=50, policy_checkpoint=str(untrained))
     counts = collect_demonstrations(dagger, tmp_path / 'dagger', progress=False)
     assert counts['reach_target']['kept'] == 2
-    assert -1.0 <= counts['reach_target']['expert_cosine'] <= 1.0
-    assert 'expert_cosine' not in collect_demonstrations(
+    assert -1.0 <= counts['reach_target']['expert_cosines']['joint'] <= 1.0
+    assert 'expert_cosines' not in collect_demonstrations(
         config, tmp_path / 'again', progress=False)['reach_target']
     episodes = [Episode.load(path) for path in sorted((tmp_path / 'dagger').glob('*.npz'))]
     assert sum(not e.success for e in episodes) == counts['reach_target']['failed']
