@@ -123,8 +123,9 @@ def _collect_episodes(args):
     failures = ('policy failures kept' if args.policy_checkpoint
                 else 'expert failures skipped')
     for task, count in counts.items():
-        agreement = ''.join(f', policy/expert {part}-motion cosine {cosine:.2f}'
-                            for part, cosine in count.get('expert_cosines', {}).items())
+        cosines = count.get('expert_cosines', {})
+        agreement = (', policy/expert motion cosine ' + ', '.join(
+            f'{part} {cosine:.2f}' for part, cosine in cosines.items()) if cosines else '')
         print(f'{config.task_name(task)}: {count["kept"]} episodes kept, '
               f'{count["failed"]} {failures}{agreement}')
     return 0
