@@ -14,8 +14,8 @@ With a ``policy_checkpoint`` the collection is one round of DAgger (Ross et al. 
 trained policy drives the arm and the expert labels every state it reaches, so the data shows
 the expert's answer in the states the policy's own mistakes lead to. Those episodes are all
 kept, successful or not (the labels are right either way; training takes prompts only from
-successful episodes), and the round reports how closely the policy's joint motion follows the
-expert's labels (mean cosine), a competence measure finer than success.
+successful episodes), and the round reports how closely the policy's motion follows the
+expert's labels (mean cosines, :func:`motion_cosines`), a competence measure finer than success.
 """
 
 from dataclasses import dataclass
