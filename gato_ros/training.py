@@ -683,7 +683,7 @@ def _write_summary(output_dir: Path, config: TrainConfig, accelerator: Accelerat
         'num_parameters': sum(param.numel() for param in checkpoint.model.parameters()),
         'num_processes': accelerator.num_processes,
         'mixed_precision': accelerator.mixed_precision,
-        'tasks': sorted(checkpoint.specs), 'config': asdict(config), 'history': history}
+        'tasks': sorted(checkpoint.specs), 'config': options_as_json(config), 'history': history}
     (output_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=1))
 
 

@@ -13,8 +13,10 @@ from dataclasses import dataclass
 import os
 from pathlib import Path
 import random
+import signal
 import subprocess
 import sys
+import threading
 
 from gato_ros.nodes.arm_params import arm_parameters
 from gato_ros.sim.scene import WRIST_IMAGE_KEY
@@ -115,7 +117,11 @@ def _use_twists(params, control_rate_hz):
 
 
 class RosGraph:
-    """The simulator and agent processes, as a context manager that always stops them."""
+    """The simulator and agent processes, as a context manager that always stops them.
+
+    Entered in the main thread, it also stops them when its process gets SIGTERM: the
+    signal then raises SystemExit (status 143) and unwinds through ``__exit__``.
+    """
 
     def __init__(self, config):
         """Prepare (but do not start) the graph.
@@ -127,6 +133,7 @@ class RosGraph:
         self.domain_id = (config.domain_id if config.domain_id is not None
                           else random.choice(EVAL_DOMAIN_IDS))
         self._processes = []
+        self._previous_sigterm = None
 
     def environment(self):
         """Return the environment of the graph's processes (and of the driver).
@@ -163,10 +170,19 @@ class RosGraph:
                    '--params-file', str(params_path),
                    *(['-r', f'__node:={name}'] if name != module else [])]
             for name, module in modules.items()}
-        for name, command in commands.items():
-            log = open(log_dir / f'{name}.log', 'w', encoding='utf-8')
-            self._processes.append((subprocess.Popen(
-                command, env=env, stdout=log, stderr=subprocess.STDOUT), log))
+        if threading.current_thread() is threading.main_thread():
+            # Terminated (kill, timeout, a job scheduler), the evaluation unwinds through
+            # __exit__ as on Ctrl-C, instead of leaving the simulator and agent running.
+            previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
+            self._previous_sigterm = signal.SIG_DFL if previous is None else previous
+        try:
+            for name, command in commands.items():
+                log = open(log_dir / f'{name}.log', 'w', encoding='utf-8')
+                self._processes.append((subprocess.Popen(
+                    command, env=env, stdout=log, stderr=subprocess.STDOUT), log))
+        except BaseException:
+            self.__exit__(*sys.exc_info())
+            raise
         return self
 
     def check_alive(self):
@@ -181,14 +197,17 @@ class RosGraph:
                                    f'{process.returncode}; see {log.name}')
 
     def __exit__(self, *exc_info):
-        """Stop the processes (SIGINT, then SIGKILL after 10 s).
+        """Stop the processes (SIGINT, then SIGKILL after 10 s) and restore SIGTERM's handler.
 
         Args:
             *exc_info: exception information (not suppressed).
         """
+        if self._previous_sigterm is not None:
+            # A second SIGTERM must not cut the stopping short; it takes at most 10 s.
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
         for process, _ in self._processes:
             if process.poll() is None:
-                process.send_signal(subprocess.signal.SIGINT)
+                process.send_signal(signal.SIGINT)
         for process, log in self._processes:
             try:
                 process.wait(timeout=10)
@@ -197,3 +216,16 @@ class RosGraph:
                 process.wait()
             log.close()
         self._processes = []
+        if self._previous_sigterm is not None:
+            signal.signal(signal.SIGTERM, self._previous_sigterm)
+            self._previous_sigterm = None
+
+
+def _exit_on_sigterm(signum, frame):
+    """Raise SystemExit (status 128 + SIGTERM, as the shell reports a terminated process).
+
+    Args:
+        signum: the signal number.
+        frame: the interrupted frame (unused).
+    """
+    raise SystemExit(128 + signum)
