@@ -22,6 +22,7 @@ setup(
         'safetensors>=0.4',
         'sentencepiece>=0.2',
         'tqdm>=4.60',
+        'psutil>=5.9',
     ],
     extras_require={
         'sim': ['mujoco>=3.2', 'opencv-python-headless>=4.8', 'imageio>=2.30',
