@@ -27,6 +27,7 @@ window.
 from dataclasses import dataclass, replace
 import json
 from pathlib import Path
+import shutil
 
 from gato_ros.configuration_gato import GatoConfig
 from gato_ros.data import Episode, EpisodeSpec, Normalizer
@@ -97,6 +98,9 @@ class Checkpoint:
         state = {name: value.detach().cpu().contiguous()
                  for name, value in self.model.state_dict().items()}
         save_file(state, directory / WEIGHTS_FILE, metadata={'format': 'pt'})
+        # safetensors leaves its file readable by the owner alone; with the mode of the files
+        # beside it, others on a shared disk can load the checkpoint too.
+        shutil.copymode(directory / CONFIG_FILE, directory / WEIGHTS_FILE)
         spec = {
             'format_version': SPEC_FORMAT_VERSION,
             'tasks': {name: item.to_dict() for name, item in sorted(self.specs.items())},

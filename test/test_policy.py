@@ -1,12 +1,14 @@
 """Tests of gato_ros.policy: checkpoint files, action selection, window, input checks."""
 
 import json
+import os
+import stat
 
 from gato_ros.configuration_gato import GatoConfig
 from gato_ros.data import ACTION_KEY, Episode, Normalizer
 from gato_ros.modeling_gato import GatoModel
-from gato_ros.policy import (Checkpoint, CHECKPOINT_FILES, GatoPolicy, PolicyConfig,
-                             SPEC_FILE)
+from gato_ros.policy import (Checkpoint, CHECKPOINT_FILES, CONFIG_FILE, GatoPolicy,
+                             PolicyConfig, SPEC_FILE, WEIGHTS_FILE)
 from gato_ros.text_tokenizer import TextTokenizer
 from gato_ros.tokenizer import decode_continuous, encode_continuous
 import numpy as np
@@ -87,6 +89,18 @@ def test_save_and_load_give_identical_actions(checkpoint_dir, tmp_path):
     np.testing.assert_array_equal(_rollout(loaded, episode, instruction='reach'), before)
     for name, value in policy.model.state_dict().items():
         assert torch.equal(loaded.model.state_dict()[name], value)
+
+
+def test_saved_weights_are_as_readable_as_the_other_files(checkpoint_dir, tmp_path):
+    """The weights get the mode of the JSON beside them (safetensors writes them 0600)."""
+    previous = os.umask(0o022)  # the usual one: files readable by all
+    try:
+        GatoPolicy.from_pretrained(checkpoint_dir).save_pretrained(tmp_path / 'copy')
+    finally:
+        os.umask(previous)
+    mode = (tmp_path / 'copy' / WEIGHTS_FILE).stat().st_mode
+    assert mode == (tmp_path / 'copy' / CONFIG_FILE).stat().st_mode
+    assert mode & stat.S_IRGRP and mode & stat.S_IROTH
 
 
 def test_sampling_is_deterministic_under_a_seed(checkpoint_dir):
