@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 
 from gato_ros.nodes.arm_params import arm_parameters
 from gato_ros.sim.scene import WRIST_IMAGE_KEY
@@ -30,6 +31,8 @@ WRIST_IMAGE_TOPIC = '/wrist_camera/image_raw'
 # Fast DDS derives UDP ports from the domain id; ids above 232 are invalid. Evaluations pick
 # one at random from a range labs rarely use.
 EVAL_DOMAIN_IDS = range(150, 230)
+# How long each stopping signal (SIGINT, SIGTERM) gets before the next (s).
+STOP_WAIT_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -197,7 +200,11 @@ class RosGraph:
                                    f'{process.returncode}; see {log.name}')
 
     def __exit__(self, *exc_info):
-        """Stop the processes (SIGINT, then SIGKILL after 10 s) and restore SIGTERM's handler.
+        """Stop the processes and restore SIGTERM's handler.
+
+        As ``ros2 launch`` does: SIGINT, then SIGTERM to those still running after 5 s, then
+        SIGKILL after 5 s more. SIGTERM is needed when SIGINT is ignored: a shell starts
+        background jobs (``eval ... &`` in a script) ignoring it, and the nodes inherit that.
 
         Args:
             *exc_info: exception information (not suppressed).
@@ -205,20 +212,30 @@ class RosGraph:
         if self._previous_sigterm is not None:
             # A second SIGTERM must not cut the stopping short; it takes at most 10 s.
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        for process, _ in self._processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGINT)
+        processes = [process for process, _ in self._processes]
+        for stop in (lambda process: process.send_signal(signal.SIGINT),
+                     subprocess.Popen.terminate, subprocess.Popen.kill):
+            _signal_and_wait([process for process in processes if process.poll() is None],
+                             stop, STOP_WAIT_S)
         for process, log in self._processes:
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            process.wait()
             log.close()
         self._processes = []
         if self._previous_sigterm is not None:
             signal.signal(signal.SIGTERM, self._previous_sigterm)
             self._previous_sigterm = None
+
+
+def _signal_and_wait(processes, stop, timeout_s):
+    """Apply ``stop`` to each process, then wait for them all up to ``timeout_s`` in total."""
+    for process in processes:
+        stop(process)
+    deadline = time.monotonic() + timeout_s
+    for process in processes:
+        try:
+            process.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            pass
 
 
 def _exit_on_sigterm(signum, frame):

@@ -6,11 +6,15 @@ import sys
 import time
 
 import psutil
+import pytest
 
-# Starts a random-policy graph, says so, and waits to be terminated.
+# Starts a random-policy graph, says so, and waits to be terminated. With 'ignore' its
+# processes inherit an ignored SIGINT, as the jobs a shell script starts with '&' do.
 _GRAPH_SCRIPT = """
-import sys, time
+import signal, sys, time
 from gato_ros.evaluation.graph import GraphConfig, RosGraph
+signal.signal(signal.SIGINT, signal.SIG_IGN if sys.argv[2] == 'ignore'
+              else signal.default_int_handler)
 with RosGraph(GraphConfig(arm='panda', policy_source='random', log_dir=sys.argv[1])):
     print('started', flush=True)
     time.sleep(120)
@@ -26,9 +30,13 @@ def _wait_for_children(process, count, timeout_s=30.0):
     return children
 
 
-def test_a_terminated_evaluation_stops_its_graph(tmp_path):
-    """SIGTERM to the evaluating process stops the four node processes it started."""
-    evaluation = subprocess.Popen([sys.executable, '-c', _GRAPH_SCRIPT, str(tmp_path)],
+@pytest.mark.parametrize('sigint', ['default', 'ignore'])
+def test_a_terminated_evaluation_stops_its_graph(tmp_path, sigint):
+    """SIGTERM to the evaluating process stops the four node processes it started.
+
+    Also when they ignore SIGINT: the graph goes on to SIGTERM.
+    """
+    evaluation = subprocess.Popen([sys.executable, '-c', _GRAPH_SCRIPT, str(tmp_path), sigint],
                                   stdout=subprocess.PIPE, text=True)
     children = []
     try:
