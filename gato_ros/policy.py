@@ -27,7 +27,6 @@ window.
 from dataclasses import dataclass, replace
 import json
 from pathlib import Path
-import shutil
 
 from gato_ros.configuration_gato import GatoConfig
 from gato_ros.data import Episode, EpisodeSpec, Normalizer
@@ -38,7 +37,7 @@ from gato_ros.tokenizer import (action_token_range, concatenate_sequences, decod
                                 tokenize_episode, tokenize_timestep, TokenizedSequence,
                                 TokenizerConfig, window_sequence)
 import numpy as np
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 import torch
 
 CONFIG_FILE = 'config.json'
@@ -63,6 +62,20 @@ def default_prompt_tokens(config: GatoConfig) -> int:
 
     """
     return int(config.context_length * PROMPT_CONTEXT_FRACTION)
+
+
+def write_safetensors(tensors: dict, path) -> None:
+    """Write tensors as a safetensors file with the mode any new file gets (umask).
+
+    ``safetensors.torch.save_file`` creates its files readable by the owner alone; written
+    through Python, weights and optimizer state are as readable as the JSON beside them, so
+    others on a shared disk can load a checkpoint too.
+
+    Args:
+        tensors: name -> contiguous CPU tensor.
+        path: the destination file, replaced if present.
+    """
+    Path(path).write_bytes(save(tensors, metadata={'format': 'pt'}))
 
 
 @dataclass
@@ -97,10 +110,7 @@ class Checkpoint:
         self.model.config.to_json_file(directory / CONFIG_FILE)
         state = {name: value.detach().cpu().contiguous()
                  for name, value in self.model.state_dict().items()}
-        save_file(state, directory / WEIGHTS_FILE, metadata={'format': 'pt'})
-        # safetensors leaves its file readable by the owner alone; with the mode of the files
-        # beside it, others on a shared disk can load the checkpoint too.
-        shutil.copymode(directory / CONFIG_FILE, directory / WEIGHTS_FILE)
+        write_safetensors(state, directory / WEIGHTS_FILE)
         spec = {
             'format_version': SPEC_FORMAT_VERSION,
             'tasks': {name: item.to_dict() for name, item in sorted(self.specs.items())},

@@ -50,12 +50,12 @@ from accelerate.utils import DistributedDataParallelKwargs, gather_object, get_i
 from gato_ros.configuration_gato import GatoConfig
 from gato_ros.data import Episode, Normalizer, NORMALIZER_GROUPS
 from gato_ros.modeling_gato import collate_sequences, GatoModel, next_token_loss
-from gato_ros.policy import Checkpoint, default_prompt_tokens
+from gato_ros.policy import Checkpoint, default_prompt_tokens, write_safetensors
 from gato_ros.text_tokenizer import DEFAULT_MODEL_PATH, TextTokenizer
 from gato_ros.tokenizer import (concatenate_sequences, timestep_token_count, tokenize_episode,
                                 TokenizedSequence)
 import numpy as np
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 import torch
 from tqdm import tqdm
 
@@ -523,7 +523,7 @@ def _write_training_state(directory: Path, optimizer: torch.optim.Optimizer, sca
     tensors = {f'state.{index}.{name}': value.detach().cpu().contiguous()
                for index, entry in state['state'].items() for name, value in entry.items()}
     tensors['torch_rng_state'] = torch.stack([torch_state for _, torch_state in rng_states])
-    save_file(tensors, directory / STATE_TENSORS_FILE)
+    write_safetensors(tensors, directory / STATE_TENSORS_FILE)
     # The JSON is written last: a state directory with it is complete.
     (directory / STATE_JSON_FILE).write_text(json.dumps({
         'step': step, 'param_groups': state['param_groups'],

@@ -21,3 +21,11 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def readable_umask():
+    """Create files under the usual umask (readable by all), restoring the previous one."""
+    previous = os.umask(0o022)
+    yield
+    os.umask(previous)

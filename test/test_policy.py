@@ -1,8 +1,6 @@
 """Tests of gato_ros.policy: checkpoint files, action selection, window, input checks."""
 
 import json
-import os
-import stat
 
 from gato_ros.configuration_gato import GatoConfig
 from gato_ros.data import ACTION_KEY, Episode, Normalizer
@@ -13,6 +11,7 @@ from gato_ros.text_tokenizer import TextTokenizer
 from gato_ros.tokenizer import decode_continuous, encode_continuous
 import numpy as np
 import pytest
+from support.file_modes import assert_readable_by_all
 import torch
 
 CONTEXT_LENGTH = 64
@@ -91,16 +90,13 @@ def test_save_and_load_give_identical_actions(checkpoint_dir, tmp_path):
         assert torch.equal(loaded.model.state_dict()[name], value)
 
 
+@pytest.mark.usefixtures('readable_umask')
 def test_saved_weights_are_as_readable_as_the_other_files(checkpoint_dir, tmp_path):
     """The weights get the mode of the JSON beside them (safetensors writes them 0600)."""
-    previous = os.umask(0o022)  # the usual one: files readable by all
-    try:
-        GatoPolicy.from_pretrained(checkpoint_dir).save_pretrained(tmp_path / 'copy')
-    finally:
-        os.umask(previous)
+    GatoPolicy.from_pretrained(checkpoint_dir).save_pretrained(tmp_path / 'copy')
     mode = (tmp_path / 'copy' / WEIGHTS_FILE).stat().st_mode
     assert mode == (tmp_path / 'copy' / CONFIG_FILE).stat().st_mode
-    assert mode & stat.S_IRGRP and mode & stat.S_IROTH
+    assert_readable_by_all(tmp_path / 'copy')
 
 
 def test_sampling_is_deterministic_under_a_seed(checkpoint_dir):

@@ -12,6 +12,7 @@ from gato_ros.training import (corrupt_action_inputs, cpu_has_native_bf16, learn
 import numpy as np
 import pytest
 from safetensors.torch import load_file
+from support.file_modes import assert_readable_by_all
 import torch
 
 LEVELS = np.array([-1.0, -0.5, 0.0, 0.5, 1.0], np.float32)
@@ -83,9 +84,11 @@ def test_learns_a_continuous_and_an_image_task(tmp_path):
     assert summary['num_val_episodes'] == 6  # 10% of each task's 30 episodes
 
 
+@pytest.mark.usefixtures('readable_umask')
 def test_checkpoint_directory_is_complete_and_pickle_free(tmp_path):
-    """The output holds the policy files and a safetensors/JSON training state."""
+    """The output holds the policy files and a safetensors/JSON training state, all readable."""
     out = train(_episodes(seed=1, count=3), _config(tmp_path, max_steps=2))
+    assert_readable_by_all(out)
     names = {path.name for path in out.iterdir()}
     assert set(CHECKPOINT_FILES) | {STATE_DIR, SUMMARY_FILE} == names
     for path in (out / STATE_DIR).iterdir():

@@ -12,9 +12,9 @@ halve the size; ``GatoPolicy.from_pretrained`` loads them into the float32 model
 from pathlib import Path
 import shutil
 
-from gato_ros.policy import Checkpoint
+from gato_ros.policy import Checkpoint, write_safetensors
 from gato_ros.training import SUMMARY_FILE
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 import torch
 
 DTYPES = {'float32': torch.float32, 'bfloat16': torch.bfloat16, 'float16': torch.float16}
@@ -48,7 +48,7 @@ def run(args):
         return 2
     weights = out / 'model.safetensors'
     state = {name: value.to(DTYPES[args.dtype]) for name, value in load_file(weights).items()}
-    save_file(state, weights, metadata={'format': 'pt'})
+    write_safetensors(state, weights)
     for extra in (SUMMARY_FILE, 'loss.png'):
         if (Path(args.checkpoint) / extra).is_file():
             shutil.copy(Path(args.checkpoint) / extra, out / extra)
