@@ -563,15 +563,38 @@ class PressExpert(WaypointExpert):
         ]
 
 
+def push_yaw(direction) -> float:
+    """Return the tool yaw that lines the fingers up across a push direction.
+
+    Args:
+        direction: (2,) or (3,) push direction in the world xy plane (z ignored).
+
+    Returns:
+        Yaw in [-pi/2, pi/2): the tool x axis along the direction, so the fingers, which
+        close along the tool y axis, sit side by side across it; the hand is symmetric under
+        a half turn.
+
+    """
+    yaw = np.arctan2(direction[1], direction[0])
+    return float(np.mod(yaw + np.pi / 2, np.pi) - np.pi / 2)
+
+
 class PushExpert(ScriptedExpert):
-    """Pushes the block towards the zone with the closed fingers, re-approaching if it drifts.
+    """Pushes the block towards the zone with two fingertips, re-approaching if it drifts.
 
     Phases: 'approach' (hover behind the block, on the far side from the zone), 'descend',
     'push' (aim through the block towards the zone, recomputed every step) and 'retreat'
     (rise, then approach again) when the fingers slip off the line behind the block.
+
+    The fingers push part-open, side by side across the push direction: two contacts 2.4 cm
+    apart square the block's face to them and keep it in front of the hand, so a push aimed a
+    few degrees off still carries the block along. One closed-finger contact let it slide off
+    sideways, and a policy that steers less precisely than this expert then lost it.
     """
 
     push_height_m = 0.012
+    # Each finger 1.2 cm from the centre: a gap narrower than the 4 cm block.
+    push_opening = 0.3
     behind_m = 0.06
     contact_m = BLOCK_HALF_SIZE_M + 0.012
     push_through_m = 0.03
@@ -586,6 +609,7 @@ class PushExpert(ScriptedExpert):
 
         """
         self._phase = 'approach'
+        self._yaw_rad = 0.0
 
     def step(self, sim) -> np.ndarray:
         """Return the action for the current phase, switching phases on arrival or drift.
@@ -602,6 +626,8 @@ class PushExpert(ScriptedExpert):
         tcp = sim.tcp_position()
         if self._phase == 'approach':
             target = behind + [0.0, 0.0, self.config.hover_height_m]
+            # Set in the air only: turning the hand while it pushes would sweep the block.
+            self._yaw_rad = push_yaw(direction)
         elif self._phase == 'descend':
             target = np.append(behind[:2], self.push_height_m)
         elif self._phase == 'retreat':
@@ -612,7 +638,7 @@ class PushExpert(ScriptedExpert):
             if distance < self.goal_tolerance_m:
                 target = tcp
         self._phase = self._next_phase(tcp, target, block, direction)
-        return self.move(sim, target, 0.0, GRIPPER_CLOSED)
+        return self.move(sim, target, self._yaw_rad, self.push_opening)
 
     def _next_phase(self, tcp, target, block, direction) -> str:
         """Return the phase for the next step."""

@@ -2,8 +2,8 @@
 
 from gato_ros.sim.arms import list_arms
 from gato_ros.sim.experts import (action_targets, apply_action, ExpertConfig, grasp_yaw,
-                                  joint_action, make_expert, rotation_error, tool_twist,
-                                  top_down_rotation, twist_joint_deltas)
+                                  joint_action, make_expert, push_yaw, rotation_error,
+                                  tool_twist, top_down_rotation, twist_joint_deltas)
 from gato_ros.sim.rollout import run_episode
 from gato_ros.sim.scene import ArmSim
 from gato_ros.sim.tasks import list_tasks
@@ -96,6 +96,30 @@ def test_grasp_yaw_is_the_nearest_quarter_turn_equivalent(sim):
         sim.set_free_body_pose('block', block, yaw)
         sim.step(sim.physics_dt_s)
         assert grasp_yaw(sim, 'block') == pytest.approx(expected, abs=1e-3)
+
+
+def test_push_yaw_points_the_tool_x_axis_along_the_push():
+    """The yaw is the direction's, folded by half turns into [-pi/2, pi/2)."""
+    for direction, expected in [((1.0, 0.0), 0.0), ((0.0, 1.0), -np.pi / 2),
+                                ((-1.0, -1.0), np.pi / 4), ((-1.0, 0.2, 0.0), -0.1974)]:
+        assert push_yaw(np.array(direction)) == pytest.approx(expected, abs=1e-4)
+
+
+def test_push_expert_pushes_with_part_open_fingers_across_the_push(sim):
+    """Once the block moves, the fingers are part-open and side by side across its path."""
+    sim.reset('push_block', 0)
+    start = sim.body_position('block')[:2].copy()
+    expert = make_expert('push_block')
+    for _ in range(60):
+        apply_action(sim, expert.act(sim), 0.1)
+        moved = sim.body_position('block')[:2] - start
+        if np.linalg.norm(moved) > 0.02:
+            break
+    assert np.linalg.norm(moved) > 0.02
+    finger_axis = sim.tcp_rotation()[:2, 1]  # the tool y axis, along which the fingers close
+    assert abs(finger_axis @ moved) / np.linalg.norm(moved) < 0.3
+    opening = sim.joint_positions()[-1] / sim.arm.upper_limits[-1]
+    assert opening == pytest.approx(expert.push_opening, abs=0.05)
 
 
 def test_tool_twists_converge_to_a_top_down_pose(sim):
