@@ -27,7 +27,7 @@ from gato_ros.data import arm_action_space
 from gato_ros.evaluation.report import (
     append_markdown, baseline_key, format_table, plot_report, write_report)
 from gato_ros.evaluation.runner import (checkpoint_tasks, EVAL_FIRST_SEED, EvalConfig, evaluate,
-                                        POLICIES)
+                                        POLICIES, READY_TIMEOUT_S)
 from gato_ros.nodes.parameters import config_file
 from gato_ros.policy import ACTION_DECODINGS
 from gato_ros.sim.arms import list_arms
@@ -63,8 +63,12 @@ def add_arguments(parser):
                         "runs in servo mode, commanding the arm's Cartesian velocity interface; "
                         'auto: twist for a checkpoint trained on <arm>/twist/<task> episodes, '
                         'else joint')
+    parser.add_argument('--ready-timeout-s', type=float, default=READY_TIMEOUT_S,
+                        metavar='S', help="how long an episode waits for the agent's first "
+                        'actions (a loaded machine delays them)')
     parser.add_argument('--json', default='runs/eval/report.json', metavar='PATH',
-                        help='report destination')
+                        help='report destination, rewritten after each task (a run that '
+                        'stops early keeps the finished tasks; unfinished_tasks lists the rest)')
     parser.add_argument('--plot', default=None, metavar='PNG', help='bar plot destination')
     parser.add_argument('--markdown', default=None, metavar='PATH',
                         help="append the results as rows of README's table (started when the "
@@ -145,7 +149,7 @@ def run(args):
         args: the parsed options.
 
     Returns:
-        int: 0 on success, 2 on bad options.
+        int: 0 on success, 1 when the graph stopped answering, 2 on bad options.
     """
     if args.list_arms or args.list_tasks:
         print('\n'.join(list_arms() if args.list_arms else list_tasks()))
@@ -153,6 +157,7 @@ def run(args):
     if args.update_baselines and args.policy == 'checkpoint':
         print('error: --update-baselines needs --policy expert or random')
         return 2
+    saved = []
     try:
         baselines = load_baselines(args.baselines)
         config = EvalConfig(arm=args.arm, tasks=resolve_tasks(args.tasks),
@@ -161,12 +166,18 @@ def run(args):
                             baselines=baselines, prompted=args.prompt,
                             action_decoding=args.action_decoding,
                             action_space=resolve_action_space(args),
-                            out_dir=str(Path(args.json).parent))
-        report, _ = evaluate(config)
+                            out_dir=str(Path(args.json).parent),
+                            ready_timeout_s=args.ready_timeout_s)
+        report, _ = evaluate(config, on_task_done=lambda partial: saved.append(
+            write_report(partial, args.json)))
     except (ValueError, FileNotFoundError) as error:
         print(f'error: {error}')
         return 2
-    write_report(report, args.json)
+    except (TimeoutError, RuntimeError) as error:
+        kept = (f'{args.json} holds the {len(saved)} task(s) finished before it'
+                if saved else 'no task finished')
+        print(f'error: the evaluation stopped: {error}\n{kept}')
+        return 1
     if args.plot:
         plot_report(report, args.plot)
     if args.markdown:

@@ -26,8 +26,9 @@ from trajectory_msgs.msg import JointTrajectory
 SIM = '/mujoco_arm'
 AGENT = '/inference_node'
 SERVICE_TIMEOUT_S = 30.0
-# The agent acts within a few control periods once its observations flow (s).
-READY_TIMEOUT_S = 30.0
+# An idle machine's agent acts within a few control periods once its observations flow; a
+# loaded one (another evaluation beside it) may drop stale observations for tens of seconds.
+READY_TIMEOUT_S = 120.0
 # Agent ticks awaited before an episode's reset.
 WARM_UP_TICKS = 3
 
@@ -35,7 +36,8 @@ WARM_UP_TICKS = 3
 class EpisodeDriver:
     """Drive episodes on a running evaluation graph from a helper node."""
 
-    def __init__(self, node, executor, controller_topic, command_type=JointTrajectory):
+    def __init__(self, node, executor, controller_topic, command_type=JointTrajectory,
+                 ready_timeout_s=READY_TIMEOUT_S):
         """Create the clients and subscriptions.
 
         Args:
@@ -43,8 +45,10 @@ class EpisodeDriver:
             executor: the executor spinning ``node``.
             controller_topic: the topic the agent commands.
             command_type: its message type (``JointTrajectory``, ``TwistStamped``).
+            ready_timeout_s: how long to wait for the agent's first actions of an episode (s).
         """
         self._node, self._executor = node, executor
+        self._ready_timeout_s = ready_timeout_s
         self._reset = node.create_client(ResetEpisode, f'{SIM}/reset_episode')
         self._enable = node.create_client(SetBool, f'{AGENT}/enable')
         self._change_state = node.create_client(ChangeState, f'{AGENT}/change_state')
@@ -87,12 +91,22 @@ class EpisodeDriver:
 
     # Waiting ------------------------------------------------------------------------------
 
-    def _spin_until(self, condition, timeout_s, what):
+    def _spin_until(self, condition, timeout_s, what, explain=None):
+        # explain: a callable whose text ends a timeout's message (what was seen instead).
         deadline = time.monotonic() + timeout_s
         while not condition():
             if time.monotonic() > deadline:
-                raise TimeoutError(f'timed out after {timeout_s:.0f} s waiting for {what}')
+                detail = explain() if explain is not None else ''
+                raise TimeoutError(f'timed out after {timeout_s:g} s waiting for {what}{detail}')
             self._executor.spin_once(timeout_sec=0.05)
+
+    def _agent_state(self):
+        """Describe the agent's last status, for a timeout's message."""
+        status = self._agent_status
+        if status is None:
+            return ' (no status received from the inference node)'
+        return (f' (inference node {status.state}, episode step {status.episode_step}, '
+                f'last error: {status.last_error or "none"})')
 
     def _call(self, client, request, what):
         self._spin_until(client.service_is_ready, SERVICE_TIMEOUT_S, f'service {what}')
@@ -108,7 +122,7 @@ class EpisodeDriver:
         """
         self._spin_until(lambda: self._agent_status is not None
                          and self._agent_status.state == 'active', timeout_s,
-                         'the inference node to become active')
+                         'the inference node to become active', self._agent_state)
 
     # Task and episodes --------------------------------------------------------------------
 
@@ -174,7 +188,8 @@ class EpisodeDriver:
             return (self._agent_statuses >= seen + ticks and status.episode_step >= 1
                     and instruction in (None, status.instruction))
 
-        self._spin_until(acting, READY_TIMEOUT_S, 'the agent to compute actions')
+        self._spin_until(acting, self._ready_timeout_s, 'the agent to compute actions',
+                         self._agent_state)
 
     def _set_enabled(self, enabled):
         self._call(self._enable, SetBool.Request(data=enabled), 'enable')

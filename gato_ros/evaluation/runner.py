@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 from gato_ros.data import episode_task_name, Normalizer
-from gato_ros.evaluation.driver import EpisodeDriver
+from gato_ros.evaluation.driver import EpisodeDriver, READY_TIMEOUT_S
 from gato_ros.evaluation.graph import GraphConfig, RosGraph, TWIST_TOPIC
 from gato_ros.evaluation.report import build_report
 from gato_ros.recording.sim_demos import collect_demonstrations, DemoConfig, reads_wrist_image
@@ -43,6 +43,7 @@ class EvalConfig:
         action_decoding: the inference node's ``action_decoding`` (mode or mean).
         action_space: ``'joint'`` (trajectory mode) or ``'twist'`` (servo mode; a checkpoint's
             tasks are then ``<arm>/twist/<task>``).
+        ready_timeout_s: how long an episode waits for the agent's first actions (s).
     """
 
     arm: str
@@ -58,6 +59,7 @@ class EvalConfig:
     prompted: bool = False
     action_decoding: str = 'mode'
     action_space: str = 'joint'
+    ready_timeout_s: float = READY_TIMEOUT_S
 
     def task_name(self, task):
         """Return the checkpoint task name of a simulator task."""
@@ -174,12 +176,13 @@ class GraphSession:
 
 
 @contextlib.contextmanager
-def graph_session(graph_config, node_name='gato_eval_driver'):
+def graph_session(graph_config, node_name='gato_eval_driver', ready_timeout_s=READY_TIMEOUT_S):
     """Start the graph, join its private domain and wait for the agent; stop all on exit.
 
     Args:
         graph_config: a :class:`GraphConfig`.
         node_name: name of the driver node.
+        ready_timeout_s: the driver's wait for the agent's first actions of an episode (s).
 
     Yields:
         GraphSession: the graph, node, executor and driver.
@@ -187,6 +190,7 @@ def graph_session(graph_config, node_name='gato_eval_driver'):
     from geometry_msgs.msg import TwistStamped
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
+    from trajectory_msgs.msg import JointTrajectory
 
     saved_environment = dict(os.environ)
     with RosGraph(graph_config) as graph:
@@ -198,9 +202,10 @@ def graph_session(graph_config, node_name='gato_eval_driver'):
         executor = SingleThreadedExecutor(context=context)
         executor.add_node(node)
         try:
-            driver = (EpisodeDriver(node, executor, TWIST_TOPIC, TwistStamped)
-                      if graph_config.action_space == 'twist'
-                      else EpisodeDriver(node, executor, CONTROLLER_TOPIC))
+            topic, command_type = ((TWIST_TOPIC, TwistStamped)
+                                   if graph_config.action_space == 'twist'
+                                   else (CONTROLLER_TOPIC, JointTrajectory))
+            driver = EpisodeDriver(node, executor, topic, command_type, ready_timeout_s)
             driver.wait_until_active()
             yield GraphSession(graph, node, executor, driver)
         finally:
@@ -213,12 +218,15 @@ def graph_session(graph_config, node_name='gato_eval_driver'):
             gc.collect()
 
 
-def evaluate(config, progress=print):
+def evaluate(config, progress=print, on_task_done=None):
     """Run the episodes through the ROS graph and build the report.
 
     Args:
         config: an :class:`EvalConfig`.
         progress: callable receiving one line per finished episode.
+        on_task_done: callable receiving the report of the tasks finished so far, after
+            each task (so that a later failure does not lose them); its ``unfinished_tasks``
+            lists the others.
 
     Returns:
         tuple: (report dict, {task: frames of its first episode}).
@@ -226,6 +234,8 @@ def evaluate(config, progress=print):
     Raises:
         ValueError: on a bad configuration (unknown policy, task missing in the checkpoint).
         FileNotFoundError: when the checkpoint does not exist.
+        TimeoutError: when the graph stops answering in an episode.
+        RuntimeError: when a graph process dies or the agent refuses a reconfiguration.
     """
     check_config(config)
     is_checkpoint = config.policy == 'checkpoint'
@@ -243,20 +253,47 @@ def evaluate(config, progress=print):
     prompts = (make_prompts(config.arm, config.tasks, config.out_dir, config.action_space,
                             wrist)
                if config.prompted else {})
-    records, frames = [], {}
-    with graph_session(graph_config) as session:
-        for index, task in enumerate(config.tasks):
-            if is_checkpoint and index > 0:
-                session.driver.set_task(config.task_name(task))
-            for prompt in [None] + ([prompts[task]] if task in prompts else []):
-                if prompt is not None:
-                    session.driver.load_prompt(prompt.resolve())
-                records += _run_episodes(session, config, task, prompt is not None, frames,
-                                         progress)
-        timing = session.driver.timing()
-    policy = f'checkpoint:{config.checkpoint_path}' if is_checkpoint else config.policy
-    return build_report(config.arm, policy, records, config.baselines, timing,
-                        config.action_space), frames
+    frames = {}
+    with graph_session(graph_config, ready_timeout_s=config.ready_timeout_s) as session:
+        report = run_tasks(session, config, prompts, frames, progress, on_task_done)
+    return report, frames
+
+
+def run_tasks(session, config, prompts, frames, progress=print, on_task_done=None):
+    """Run every task's episodes on a running graph session and build the report.
+
+    Args:
+        session: a :class:`GraphSession` (or any object with its ``graph`` and ``driver``).
+        config: an :class:`EvalConfig`.
+        prompts: task -> demonstration path, for the tasks to run prompted too.
+        frames: dict that receives each task's first-episode frames when recorded.
+        progress: callable receiving one line per finished episode.
+        on_task_done: callable receiving the report so far after each task.
+
+    Returns:
+        dict: the report of all tasks (``unfinished_tasks`` empty).
+    """
+    records = []
+    for index, task in enumerate(config.tasks):
+        if config.policy == 'checkpoint' and index > 0:
+            session.driver.set_task(config.task_name(task))
+        for prompt in [None] + ([prompts[task]] if task in prompts else []):
+            if prompt is not None:
+                session.driver.load_prompt(prompt.resolve())
+            records += _run_episodes(session, config, task, prompt is not None, frames,
+                                     progress)
+        report = _report(config, records, session.driver.timing(), config.tasks[index + 1:])
+        if on_task_done is not None:
+            on_task_done(report)
+    return report
+
+
+def _report(config, records, timing, unfinished_tasks):
+    policy = (f'checkpoint:{config.checkpoint_path}' if config.policy == 'checkpoint'
+              else config.policy)
+    report = build_report(config.arm, policy, records, config.baselines, timing,
+                          config.action_space)
+    return {**report, 'unfinished_tasks': list(unfinished_tasks)}
 
 
 def _run_episodes(session, config, task, prompted, frames, progress):

@@ -5,8 +5,10 @@ import json
 from pathlib import Path
 
 from gato_ros.data import arm_action_space
+from gato_ros.evaluation.report import EpisodeRecord
 from gato_ros.evaluation.runner import (
-    check_config, checkpoint_reads_wrist_image, checkpoint_tasks, EvalConfig, evaluate)
+    check_config, checkpoint_reads_wrist_image, checkpoint_tasks, EvalConfig, evaluate,
+    GraphSession, run_tasks)
 from gato_ros.recording.dataset import load_dataset
 from gato_ros.recording.sim_demos import collect_demonstrations, DemoConfig
 from gato_ros.training import train, TrainConfig
@@ -22,7 +24,12 @@ def test_expert_drives_the_simulator_through_the_topics(tmp_path):
     """The scripted expert, relayed by the inference node to the trajectory topic, succeeds."""
     config = EvalConfig(arm='panda', tasks=('reach_target', 'press_button'), episodes=1,
                         policy='expert', out_dir=str(tmp_path), record_first_episode=True)
-    report, frames = evaluate(config, progress=lambda line: None)
+    partial = []
+    report, frames = evaluate(config, progress=lambda line: None, on_task_done=partial.append)
+    assert [list(p['tasks']) for p in partial] == [['reach_target'],
+                                                   ['press_button', 'reach_target']]
+    assert [p['unfinished_tasks'] for p in partial] == [['press_button'], []]
+    assert partial[-1] == report
     assert [r['success'] for r in report['episodes']] == [True, True]
     assert all(r['commands'] > 3 for r in report['episodes'])
     assert report['overall']['control_hz'] == pytest.approx(10.0, rel=0.3)
@@ -58,6 +65,47 @@ def test_random_policy_moves_the_arm_but_does_not_succeed(tmp_path, action_space
     assert not episode['success'] and episode['commands'] > 50
     assert report['action_space'] == action_space
     assert report['tasks']['lift_block']['normalized_score'] == 0.0
+
+
+class _StallingDriver:
+    """Stands in for the episode driver: succeeds in reach_target, times out after it."""
+
+    def set_task(self, task):
+        self.task = task
+
+    def run_episode(self, task, seed, time_limit_s, record_frames=False):
+        if task != 'reach_target':
+            raise TimeoutError('timed out after 120 s waiting for the agent to compute actions')
+        return EpisodeRecord(task=task, seed=seed, success=True, duration_s=1.5, commands=15)
+
+    def timing(self):
+        return {'control_hz': 10.0, 'latency_ms_p50': 30.0, 'latency_ms_p99': 60.0}
+
+
+class _LiveGraph:
+    """Stands in for a graph whose processes all run."""
+
+    def check_alive(self):
+        pass
+
+
+def test_tasks_finished_before_a_failure_are_reported(tmp_path):
+    """A task that stops the run (graph timeout) leaves the finished tasks' report behind."""
+    _write_spec(tmp_path, 'embodiment')
+    config = EvalConfig(arm='panda', tasks=('reach_target', 'press_button', 'lift_block'),
+                        episodes=2, checkpoint_path=str(tmp_path))
+    session = GraphSession(graph=_LiveGraph(), node=None, executor=None,
+                           driver=_StallingDriver())
+    partial = []
+    with pytest.raises(TimeoutError, match='compute actions'):
+        run_tasks(session, config, {}, {}, progress=lambda line: None,
+                  on_task_done=partial.append)
+    assert session.driver.task == 'panda/press_button'
+    [report] = partial
+    assert report['unfinished_tasks'] == ['press_button', 'lift_block']
+    assert list(report['tasks']) == ['reach_target']
+    assert report['tasks']['reach_target']['episodes'] == 2
+    assert [e['seed'] for e in report['episodes']] == [100_000, 100_001]
 
 
 def _write_spec(folder, group_by):
