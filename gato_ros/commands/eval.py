@@ -68,7 +68,9 @@ def add_arguments(parser):
                         'actions (a loaded machine delays them)')
     parser.add_argument('--json', default='runs/eval/report.json', metavar='PATH',
                         help='report destination, rewritten after each task (a run that '
-                        'stops early keeps the finished tasks; unfinished_tasks lists the rest)')
+                        'stops early keeps the finished tasks; unfinished_tasks lists the rest); '
+                        "the processes' logs and prompts go to the folder of the same name "
+                        'without .json')
     parser.add_argument('--plot', default=None, metavar='PNG', help='bar plot destination')
     parser.add_argument('--markdown', default=None, metavar='PATH',
                         help="append the results as rows of README's table (started when the "
@@ -166,7 +168,7 @@ def run(args):
                             baselines=baselines, prompted=args.prompt,
                             action_decoding=args.action_decoding,
                             action_space=resolve_action_space(args),
-                            out_dir=str(Path(args.json).parent),
+                            out_dir=str(Path(args.json).with_suffix('')),
                             ready_timeout_s=args.ready_timeout_s)
         report, _ = evaluate(config, on_task_done=lambda partial: saved.append(
             write_report(partial, args.json)))

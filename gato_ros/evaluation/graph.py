@@ -12,13 +12,13 @@ machine can never command a real arm on the lab's domain.
 from dataclasses import dataclass
 import os
 from pathlib import Path
-import random
 import signal
 import subprocess
 import sys
 import threading
 import time
 
+from gato_ros.evaluation.claims import claim, claim_domain
 from gato_ros.nodes.arm_params import arm_parameters
 from gato_ros.sim.scene import WRIST_IMAGE_KEY
 import yaml
@@ -29,7 +29,7 @@ GRIPPER_TOPIC = '/gripper_controller/commands'
 # The simulated arm's wrist camera, for checkpoints that observe it.
 WRIST_IMAGE_TOPIC = '/wrist_camera/image_raw'
 # Fast DDS derives UDP ports from the domain id; ids above 232 are invalid. Evaluations pick
-# one at random from a range labs rarely use.
+# one at random from a range labs rarely use, among those no other graph here holds.
 EVAL_DOMAIN_IDS = range(150, 230)
 # How long each stopping signal (SIGINT, SIGTERM) gets before the next (s).
 STOP_WAIT_S = 5.0
@@ -47,8 +47,8 @@ class GraphConfig:
         sim_task: simulator task of the first episode.
         control_rate_hz: inference node control rate (Hz).
         action_decoding: inference node ``action_decoding`` (mode or mean).
-        log_dir: folder of the processes' logs and the params file.
-        domain_id: ROS_DOMAIN_ID of the graph; None picks one from EVAL_DOMAIN_IDS.
+        log_dir: folder of the processes' logs and the params file (one running graph each).
+        domain_id: ROS_DOMAIN_ID of the graph; None picks a free one from EVAL_DOMAIN_IDS.
         action_space: ``'joint'``: the agent commands the trajectory controller;
             ``'twist'``: it runs in servo mode, its twists going to the simulated arm's
             Cartesian velocity interface and its gripper commands to the gripper topic (the
@@ -133,8 +133,8 @@ class RosGraph:
             config: a :class:`GraphConfig`.
         """
         self.config = config
-        self.domain_id = (config.domain_id if config.domain_id is not None
-                          else random.choice(EVAL_DOMAIN_IDS))
+        self.domain_id = config.domain_id
+        self._claims = []
         self._processes = []
         self._previous_sigterm = None
 
@@ -152,13 +152,16 @@ class RosGraph:
         return env
 
     def __enter__(self):
-        """Write the params file and start both processes.
+        """Claim the log folder and a domain, write the params file and start the processes.
 
         Returns:
             RosGraph: self.
+
+        Raises:
+            RuntimeError: when another running graph holds the log folder or every domain.
         """
         log_dir = Path(self.config.log_dir)
-        log_dir.mkdir(parents=True, exist_ok=True)
+        self._claim(log_dir)
         params_path = log_dir / 'graph_params.yaml'
         params_path.write_text(yaml.safe_dump(graph_parameters(self.config), sort_keys=False))
         env = self.environment()
@@ -187,6 +190,27 @@ class RosGraph:
             self.__exit__(*sys.exc_info())
             raise
         return self
+
+    def _claim(self, log_dir):
+        """Take the log folder and a domain for this graph; release both if either fails."""
+        folder_claim = claim(log_dir / '.graph.lock')
+        if folder_claim is None:
+            raise RuntimeError(f'{log_dir} is in use by another running graph; give each run '
+                               'its own folder (eval: its own --json name)')
+        self._claims.append(folder_claim)
+        try:
+            domain_ids = (EVAL_DOMAIN_IDS if self.config.domain_id is None
+                          else [self.config.domain_id])
+            self.domain_id, domain_claim = claim_domain(domain_ids)
+        except RuntimeError:
+            self._release_claims()
+            raise
+        self._claims.append(domain_claim)
+
+    def _release_claims(self):
+        for held in self._claims:
+            held.close()
+        self._claims = []
 
     def check_alive(self):
         """Raise if a process of the graph has exited.
@@ -221,6 +245,7 @@ class RosGraph:
             process.wait()
             log.close()
         self._processes = []
+        self._release_claims()
         if self._previous_sigterm is not None:
             signal.signal(signal.SIGTERM, self._previous_sigterm)
             self._previous_sigterm = None

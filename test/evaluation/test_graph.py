@@ -5,6 +5,8 @@ import subprocess
 import sys
 import time
 
+from gato_ros.evaluation.claims import claim
+from gato_ros.evaluation.graph import GraphConfig, RosGraph
 import psutil
 import pytest
 
@@ -34,7 +36,9 @@ def _wait_for_children(process, count, timeout_s=30.0):
 def test_a_terminated_evaluation_stops_its_graph(tmp_path, sigint):
     """SIGTERM to the evaluating process stops the four node processes it started.
 
-    Also when they ignore SIGINT: the graph goes on to SIGTERM.
+    Also when they ignore SIGINT: the graph goes on to SIGTERM. While it runs, a second graph
+    with the same log folder is refused before it starts anything; once it is stopped, the
+    folder is free again.
     """
     evaluation = subprocess.Popen([sys.executable, '-c', _GRAPH_SCRIPT, str(tmp_path), sigint],
                                   stdout=subprocess.PIPE, text=True)
@@ -43,10 +47,16 @@ def test_a_terminated_evaluation_stops_its_graph(tmp_path, sigint):
         assert evaluation.stdout.readline().strip() == 'started'
         children = _wait_for_children(evaluation, 4)
         assert len(children) == 4
+        with pytest.raises(RuntimeError, match='in use by another running graph'):
+            with RosGraph(GraphConfig(arm='ur5e', policy_source='random',
+                                      log_dir=str(tmp_path))):
+                pass
+        assert psutil.Process(evaluation.pid).children() == children
         evaluation.send_signal(signal.SIGTERM)
         assert evaluation.wait(timeout=30) == 128 + signal.SIGTERM
         _, alive = psutil.wait_procs(children, timeout=5)
         assert alive == []
+        assert claim(tmp_path / '.graph.lock') is not None
     finally:
         evaluation.kill()
         for child in children:
