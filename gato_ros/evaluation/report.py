@@ -69,10 +69,36 @@ def _baseline(baselines, arm, task, policy, action_space):
     return baselines.get(arm, {}).get(task, {}).get(baseline_key(policy, action_space))
 
 
+def success_interval(successes, episodes, z=1.96):
+    """Return the Wilson score interval of a success rate (95% for the default ``z``).
+
+    Ten episodes a task leave a wide interval (5 of 10: 0.24-0.76); the report gives it so
+    that two evaluations are not ranked on a difference their episodes cannot resolve.
+
+    Args:
+        successes: successful episodes.
+        episodes: episodes run (> 0).
+        z: the normal quantile of the confidence level.
+
+    Returns:
+        list: [low, high] bounds of the success rate.
+    """
+    rate, spread = successes / episodes, z * z / episodes
+    centre = (rate + spread / 2) / (1 + spread)
+    half = z * np.sqrt(rate * (1 - rate) / episodes + spread / (4 * episodes)) / (1 + spread)
+    return [float(max(0.0, centre - half)), float(min(1.0, centre + half))]
+
+
+def _success_figures(runs):
+    successes = sum(r.success for r in runs)
+    return {'episodes': len(runs), 'success_rate': successes / len(runs),
+            'success_interval_95': success_interval(successes, len(runs))}
+
+
 def _task_figures(runs, expert, random_rate):
-    rate = float(np.mean([r.success for r in runs]))
-    return {'episodes': len(runs), 'success_rate': rate,
-            'normalized_score': normalized_score(rate, expert, random_rate),
+    figures = _success_figures(runs)
+    return {**figures,
+            'normalized_score': normalized_score(figures['success_rate'], expert, random_rate),
             'mean_duration_s': float(np.mean([r.duration_s for r in runs]))}
 
 
@@ -112,16 +138,16 @@ def build_report(arm, policy, records, baselines, timing, action_space='joint'):
                 tasks[task]['prompted'] = _task_figures(runs, expert, random_rate)
             elif runs:
                 tasks[task].update(_task_figures(runs, expert, random_rate))
-    unprompted = [r.success for r in records if not r.prompted]
+    unprompted = [r for r in records if not r.prompted]
     overall = {
-        'success_rate': float(np.mean(unprompted)) if unprompted else None,
+        **(_success_figures(unprompted) if unprompted else {'success_rate': None}),
         'normalized_score': _mean_score(tasks, 'normalized_score'),
         **timing,
     }
     prompted_tasks = {name: t['prompted'] for name, t in tasks.items() if 'prompted' in t}
     if prompted_tasks:
         overall['prompted'] = {
-            'success_rate': float(np.mean([r.success for r in records if r.prompted])),
+            **_success_figures([r for r in records if r.prompted]),
             'normalized_score': _mean_score(prompted_tasks, 'normalized_score')}
     return {'arm': arm, 'policy': policy, 'action_space': action_space, 'tasks': tasks,
             'overall': overall, 'episodes': [asdict(r) for r in records]}
@@ -131,8 +157,14 @@ def _fmt(value, pattern):
     return '-' if value is None else pattern.format(value)
 
 
+def _interval(figures):
+    bounds = figures.get('success_interval_95')
+    return '-' if bounds is None else f'{bounds[0] * 100:.0f}-{bounds[1] * 100:.0f}%'
+
+
 def _row(name, figures, overall):
     return (f'{name:<14}{_fmt(figures.get("success_rate"), "{:.0%}"):>9}'
+            f'{_interval(figures):>10}'
             f'{_fmt(figures.get("expert_success_rate"), "{:.0%}"):>8}'
             f'{_fmt(figures.get("random_success_rate"), "{:.0%}"):>8}'
             f'{_fmt(figures.get("normalized_score"), "{:.2f}"):>7}'
@@ -146,8 +178,8 @@ def _row(name, figures, overall):
 def format_table(report):
     """Render a report as a short text table.
 
-    Columns: task, success, expert, random, score, then the prompted success and score ('-'
-    without prompted episodes), Hz and latency.
+    Columns: task, success and its 95% interval, expert, random, score, then the prompted
+    success and score ('-' without prompted episodes), Hz and latency.
 
     Args:
         report: a report from :func:`build_report`.
@@ -157,7 +189,7 @@ def format_table(report):
     """
     overall = report['overall']
     lines = [f'{report["arm"]} | {report["policy"]}',
-             f'{"task":<14}{"success":>9}{"expert":>8}{"random":>8}{"score":>7}'
+             f'{"task":<14}{"success":>9}{"95% int.":>10}{"expert":>8}{"random":>8}{"score":>7}'
              f'{"prompted":>10}{"pscore":>8}{"Hz":>7}{"p50 ms":>8}{"p99 ms":>8}']
     lines += [_row(name, figures, overall) for name, figures in report['tasks'].items()]
     lines.append(_row('overall', overall, overall))
@@ -177,7 +209,8 @@ def markdown_rows(report):
         report: a report from :func:`build_report`.
 
     Returns:
-        str: one row per task, with its episode count, then the arm's overall row.
+        str: one row per task, then the arm's overall row; success cells give the episode
+        count and the success rate's 95% interval.
     """
     overall = report['overall']
     timing = [_fmt(overall.get('control_hz'), '{:.1f}'),
@@ -186,9 +219,7 @@ def markdown_rows(report):
     rows = []
     for name, figures in [*report['tasks'].items(), ('**overall**', overall)]:
         prompted = figures.get('prompted', {})
-        count = f' ({figures["episodes"]})' if 'episodes' in figures else ''
-        cells = [report['arm'], name, _fmt(figures.get('success_rate'), '{:.0%}') + count,
-                 _fmt(prompted.get('success_rate'), '{:.0%}'),
+        cells = [report['arm'], name, _success_cell(figures), _success_cell(prompted),
                  _fmt(figures.get('expert_success_rate'), '{:.0%}'),
                  _fmt(figures.get('random_success_rate'), '{:.0%}'),
                  _fmt(figures.get('normalized_score'), '{:.2f}'),
@@ -196,6 +227,14 @@ def markdown_rows(report):
                  *(timing if name != '**overall**' else ['', ''])]
         rows.append('| ' + ' | '.join(cells) + ' |\n')
     return ''.join(rows)
+
+
+def _success_cell(figures):
+    """Return '43% (30; 27-61%)': rate, episodes and 95% interval ('-' without episodes)."""
+    rate = _fmt(figures.get('success_rate'), '{:.0%}')
+    if 'episodes' not in figures:
+        return rate
+    return f'{rate} ({figures["episodes"]}; {_interval(figures)})'
 
 
 def append_markdown(report, path):

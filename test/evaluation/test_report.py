@@ -4,7 +4,7 @@ import json
 
 from gato_ros.evaluation.report import (
     append_markdown, build_report, EpisodeRecord, format_table, MARKDOWN_HEADER,
-    normalized_score, plot_report, write_report)
+    normalized_score, plot_report, success_interval, write_report)
 import pytest
 
 BASELINES = {'panda': {'reach_target': {'expert': 1.0, 'random': 0.0},
@@ -26,6 +26,14 @@ def test_normalized_score_is_zero_at_random_and_one_at_expert(
     assert normalized_score(success, expert, random_rate) == pytest.approx(expected)
 
 
+@pytest.mark.parametrize('successes, episodes, low, high', [
+    (5, 10, 0.2366, 0.7634), (0, 10, 0.0, 0.2775), (10, 10, 0.7225, 1.0),
+    (13, 30, 0.2738, 0.6080), (147, 180, 0.7537, 0.8664)])
+def test_the_success_interval_is_wilsons(successes, episodes, low, high):
+    """Wilson's 95% interval: symmetric about one half, inside [0, 1] at 0 and all."""
+    assert success_interval(successes, episodes) == pytest.approx([low, high], abs=1e-4)
+
+
 def test_report_aggregates_per_task_and_overall():
     """Per-task rates, scores and the overall mean come from the records and baselines."""
     report = build_report('panda', 'checkpoint:x', _records(), BASELINES, TIMING)
@@ -34,6 +42,9 @@ def test_report_aggregates_per_task_and_overall():
     assert push['success_rate'] == 0.5
     assert push['normalized_score'] == pytest.approx(0.5)
     assert report['overall']['success_rate'] == pytest.approx(4 / 6)
+    assert report['overall']['episodes'] == 6
+    assert report['overall']['success_interval_95'] == success_interval(4, 6)
+    assert reach['success_interval_95'] == success_interval(3, 4)
     assert report['overall']['normalized_score'] == pytest.approx(0.625)
     assert report['overall']['latency_ms_p99'] == 55.0
 
@@ -76,13 +87,16 @@ def test_prompted_episodes_are_reported_next_to_the_unprompted_ones():
     reach = report['tasks']['reach_target']
     assert (reach['episodes'], reach['success_rate']) == (4, 0.75)
     assert reach['prompted'] == {'episodes': 4, 'success_rate': 0.25,
+                                 'success_interval_95': success_interval(1, 4),
                                  'normalized_score': 0.25, 'mean_duration_s': 4.0}
     assert 'prompted' not in report['tasks']['push_block']
     assert report['overall']['success_rate'] == pytest.approx(4 / 6)
-    assert report['overall']['prompted'] == {'success_rate': 0.25, 'normalized_score': 0.25}
+    assert report['overall']['prompted'] == {'episodes': 4, 'success_rate': 0.25,
+                                             'success_interval_95': success_interval(1, 4),
+                                             'normalized_score': 0.25}
     row = next(line for line in format_table(report).splitlines()
                if line.startswith('reach_target'))
-    assert row.split()[1:7] == ['75%', '100%', '0%', '0.75', '25%', '0.25']
+    assert row.split()[1:8] == ['75%', '30-95%', '100%', '0%', '0.75', '25%', '0.25']
 
 
 def test_markdown_rows_build_one_table_over_arms(tmp_path):
@@ -95,6 +109,6 @@ def test_markdown_rows_build_one_table_over_arms(tmp_path):
     assert sum(line.startswith('| --- ') for line in text.splitlines()) == 1
     rows = text.splitlines()[2:]
     assert len(rows) == 6 and rows[2].startswith('| panda | **overall** |')
-    assert rows[0] == ('| panda | push_block | 50% (2) | - | 90% | 10% | 0.50 | - | 9.8 | '
+    assert rows[0] == ('| panda | push_block | 50% (2; 9-91%) | - | 90% | 10% | 0.50 | - | 9.8 | '
                        '40 / 55 |')
-    assert rows[5] == '| ur5e | **overall** | 67% | - | - | - | - | - |  |  |'
+    assert rows[5] == '| ur5e | **overall** | 67% (6; 30-90%) | - | - | - | - | - |  |  |'
