@@ -45,6 +45,9 @@ def add_arguments(parser):
     parser.add_argument('--action-noise', type=float, default=0.0, metavar='FRACTION',
                         help='noise added to the executed joint deltas (std as a fraction of '
                         'the largest delta per period); the expert corrections are recorded')
+    parser.add_argument('--action-noise-correlation-s', type=float, default=0.0, metavar='S',
+                        help='time constant of that noise (0: white); about 1 s carries the '
+                        'arm off course as a learned policy does, and the expert back')
     parser.add_argument('--start-noise', type=float, default=SceneConfig.home_noise_rad,
                         metavar='RAD',
                         help='uniform noise on every arm joint of the home pose at each reset '
@@ -99,10 +102,10 @@ def resolve_tasks(names):
 
 def _collect_scenes(args):
     """Write the localization scenes; return the exit status."""
-    if (args.policy_checkpoint or args.action_noise or args.action_space != 'joint'
-            or args.wrist_camera):
+    if (args.policy_checkpoint or args.action_noise or args.action_noise_correlation_s
+            or args.action_space != 'joint' or args.wrist_camera):
         raise ValueError('--localization records start scenes: no --policy-checkpoint, '
-                         '--action-noise, --action-space or --wrist-camera')
+                         '--action-noise(-correlation-s), --action-space or --wrist-camera')
     config = LocalizationConfig(arm=args.arm, tasks=resolve_tasks(args.tasks),
                                 scenes_per_task=args.episodes, first_seed=args.first_seed,
                                 start_noise_rad=args.start_noise)
@@ -115,7 +118,9 @@ def _collect_episodes(args):
     """Record the demonstrations, print how many the experts failed; return the exit status."""
     config = DemoConfig(arm=args.arm, tasks=resolve_tasks(args.tasks),
                         episodes_per_task=args.episodes, first_seed=args.first_seed,
-                        action_noise=args.action_noise, start_noise_rad=args.start_noise,
+                        action_noise=args.action_noise,
+                        action_noise_correlation_s=args.action_noise_correlation_s,
+                        start_noise_rad=args.start_noise,
                         policy_checkpoint=args.policy_checkpoint,
                         action_decoding=args.action_decoding,
                         action_space=args.action_space, wrist_camera=args.wrist_camera)

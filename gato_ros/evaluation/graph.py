@@ -162,34 +162,43 @@ class RosGraph:
         """
         log_dir = Path(self.config.log_dir)
         self._claim(log_dir)
+        try:
+            self._start(log_dir)
+        except BaseException:
+            # Whatever failed (the params file on a full disk, a process start), the claims,
+            # the handler and any process started go back now, not at garbage collection.
+            self.__exit__(*sys.exc_info())
+            raise
+        return self
+
+    def _start(self, log_dir):
+        """Write the params file, take over SIGTERM and start one process per node."""
         params_path = log_dir / 'graph_params.yaml'
         params_path.write_text(yaml.safe_dump(graph_parameters(self.config), sort_keys=False))
         env = self.environment()
+        commands = self._node_commands(params_path)
+        if threading.current_thread() is threading.main_thread():
+            # Terminated (kill, timeout, a job scheduler), the evaluation unwinds through
+            # __exit__ as on Ctrl-C, instead of leaving the simulator and agent running.
+            previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
+            self._previous_sigterm = signal.SIG_DFL if previous is None else previous
+        for name, command in commands.items():
+            log = open(log_dir / f'{name}.log', 'w', encoding='utf-8')
+            self._processes.append((subprocess.Popen(
+                command, env=env, stdout=log, stderr=subprocess.STDOUT), log))
+
+    def _node_commands(self, params_path):
+        """Return node name -> the command that starts it with the params file."""
         # One process per node: the policy's Python-heavy decoding then never starves the
         # observers' callbacks (in one process they share the GIL and the executor threads).
         modules = {name: name for name in ('mujoco_arm', 'joint_state_observer',
                                            'image_observer', 'inference_node')}
         if self.config.wrist_camera:
             modules['image_observer_wrist'] = 'image_observer'
-        commands = {
-            name: [sys.executable, '-m', f'gato_ros.nodes.{module}', '--ros-args',
-                   '--params-file', str(params_path),
-                   *(['-r', f'__node:={name}'] if name != module else [])]
-            for name, module in modules.items()}
-        if threading.current_thread() is threading.main_thread():
-            # Terminated (kill, timeout, a job scheduler), the evaluation unwinds through
-            # __exit__ as on Ctrl-C, instead of leaving the simulator and agent running.
-            previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
-            self._previous_sigterm = signal.SIG_DFL if previous is None else previous
-        try:
-            for name, command in commands.items():
-                log = open(log_dir / f'{name}.log', 'w', encoding='utf-8')
-                self._processes.append((subprocess.Popen(
-                    command, env=env, stdout=log, stderr=subprocess.STDOUT), log))
-        except BaseException:
-            self.__exit__(*sys.exc_info())
-            raise
-        return self
+        return {name: [sys.executable, '-m', f'gato_ros.nodes.{module}', '--ros-args',
+                       '--params-file', str(params_path),
+                       *(['-r', f'__node:={name}'] if name != module else [])]
+                for name, module in modules.items()}
 
     def _claim(self, log_dir):
         """Take the log folder and a domain for this graph; release both if either fails."""

@@ -46,6 +46,7 @@ class DemoConfig:
         action_noise: std of the noise added to the executed joint deltas, as a fraction of
             each joint's largest delta per period (0: none); the recorded actions are the
             expert's (see :func:`gato_ros.sim.rollout.make_action_noise`).
+        action_noise_correlation_s: time constant of that noise (s); 0: white.
         policy_checkpoint: a checkpoint that drives the arm while the expert labels (DAgger);
             empty: the expert drives.
         action_decoding: the checkpoint policy's ``action_decoding`` (mode or mean).
@@ -68,6 +69,7 @@ class DemoConfig:
     image_size: tuple = (64, 64)
     control_rate_hz: float = 10.0
     action_noise: float = 0.0
+    action_noise_correlation_s: float = 0.0
     policy_checkpoint: str = ''
     action_decoding: str = 'mode'
     start_noise_rad: float = SceneConfig.home_noise_rad
@@ -234,7 +236,7 @@ def _episode_functions(config, expert, policy, task, seed):
                                         config.image_size, config.action_space)
         return rollout.label, rollout.execute, rollout
     perturb = (make_action_noise(seed, config.action_noise, config.control_rate_hz,
-                                 config.action_space)
+                                 config.action_space, config.action_noise_correlation_s)
                if config.action_noise > 0.0 else None)
     return expert, perturb, None
 

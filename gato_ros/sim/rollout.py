@@ -90,12 +90,16 @@ def run_episode(sim, policy_fn, task, seed: int, control_rate_hz: float = 10.0,
 
 
 def make_action_noise(seed: int, scale: float, control_rate_hz: float = 10.0,
-                      action_space: str = 'joint'):
+                      action_space: str = 'joint', correlation_s: float = 0.0):
     """Return a perturbation adding Gaussian noise to the joint deltas (or twist) of actions.
 
     Demonstrations whose executed actions are perturbed while the expert's corrections are
     recorded show the way back from the small errors a learned policy makes (noise injection
-    as in DART, Laskey et al. 2017); the gripper command is left as it is.
+    as in DART, Laskey et al. 2017); the gripper command is left as it is. White noise
+    (``correlation_s`` 0) averages out within a few periods; a learned policy's errors
+    persist (it aims a few degrees off for a second), so ``correlation_s`` > 0 makes the
+    noise a first-order autoregressive process with that time constant and the same std,
+    which carries the arm off course far enough for the expert to recover visibly.
 
     Args:
         seed: seed of the noise generator.
@@ -103,19 +107,27 @@ def make_action_noise(seed: int, scale: float, control_rate_hz: float = 10.0,
             the experts' largest linear and angular speeds, for twists).
         control_rate_hz: control rate the deltas are scaled for.
         action_space: ``'joint'`` or ``'twist'``, what the perturbed actions hold.
+        correlation_s: time constant of the noise (s); 0 draws it afresh every period.
 
     Returns:
         A callable (action, sim) -> perturbed float32 action.
 
     Raises:
-        ValueError: if scale is negative or not finite, or the action space is unknown.
+        ValueError: if scale or correlation_s is negative or not finite, or the action
+            space is unknown.
 
     """
     if not (scale >= 0.0 and np.isfinite(scale)):
         raise ValueError(f'noise scale must be finite and >= 0, got {scale}')
+    if not (correlation_s >= 0.0 and np.isfinite(correlation_s)):
+        raise ValueError(f'noise correlation must be finite and >= 0 s, got {correlation_s}')
     check_action_space(action_space)
     rng = np.random.default_rng(seed)
     period_s = 1.0 / control_rate_hz
+    # AR(1): keeping `carry` of the last draw and sqrt(1 - carry^2) of a new one holds the
+    # std at 1; carry 0 is white noise, drawn exactly as before the option existed.
+    carry = float(np.exp(-period_s / correlation_s)) if correlation_s > 0.0 else 0.0
+    state = {'draw': None}
     limits = ExpertConfig()
     max_twist = np.repeat([limits.max_speed_m_s, limits.max_angular_speed_rad_s],
                           TWIST_SIZE // 2)
@@ -124,8 +136,11 @@ def make_action_noise(seed: int, scale: float, control_rate_hz: float = 10.0,
         """Return the action with noise on its joint deltas (or twist)."""
         largest = (max_arm_deltas(sim.arm, period_s) if action_space == 'joint'
                    else max_twist)
+        fresh = rng.normal(size=largest.shape)
+        state['draw'] = (fresh if state['draw'] is None
+                         else carry * state['draw'] + np.sqrt(1.0 - carry ** 2) * fresh)
         noisy = np.array(action, np.float32)
-        noisy[:-1] += (rng.normal(size=largest.shape) * scale * largest).astype(np.float32)
+        noisy[:-1] += (state['draw'] * scale * largest).astype(np.float32)
         return noisy
 
     return perturb

@@ -3,6 +3,8 @@
 import re
 
 from gato_ros.cli import main
+from gato_ros.data import Episode
+import numpy as np
 import pytest
 
 pytestmark = [pytest.mark.sim, pytest.mark.usefixtures('one_torch_thread')]
@@ -26,3 +28,20 @@ def test_a_twist_dagger_round_reports_linear_and_angular_agreement(tmp_path, cap
     assert re.fullmatch(r'panda/twist/reach_target: 1 episodes kept, [01] policy failures kept, '
                         r'policy/expert motion cosine linear -?[01]\.\d\d, angular -?[01]\.\d\d',
                         line), line
+
+
+def test_correlated_noise_carries_the_arm_further_off_than_white_noise(tmp_path, capsys):
+    """--action-noise-correlation-s: same seeds, the expert's actions kept, larger detours."""
+    paths = {}
+    for name, extra in (('white', []), ('drift', ['--action-noise-correlation-s', '1.0'])):
+        out = tmp_path / name
+        assert main(['collect', '--arm', 'ur5e', '--tasks', 'push_block', '--episodes', '3',
+                     '--first-seed', '900000', '--start-noise', '0.25', '--action-noise',
+                     '0.2', '--action-space', 'twist', '--out', str(out)] + extra) == 0
+        assert '3 episodes kept, 0 expert failures skipped' in capsys.readouterr().out
+        paths[name] = [Episode.load(path) for path in sorted(out.glob('*.npz'))]
+    steps = {name: sum(len(e) for e in episodes) for name, episodes in paths.items()}
+    assert steps['drift'] > steps['white']
+    for white, drift in zip(paths['white'], paths['drift']):
+        assert white.instruction == drift.instruction  # the same scenes
+        assert np.abs(drift.actions[:, :3]).max() <= 0.3 + 1e-6  # the expert's own commands

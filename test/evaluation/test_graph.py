@@ -62,3 +62,15 @@ def test_a_terminated_evaluation_stops_its_graph(tmp_path, sigint):
         for child in children:
             if child.is_running():
                 child.kill()
+
+
+def test_a_graph_that_cannot_start_gives_its_claims_back_at_once(tmp_path):
+    """An unwritable params file fails the start and frees the folder and SIGTERM at once."""
+    (tmp_path / 'graph_params.yaml').mkdir()  # writing the file now raises
+    handler = signal.getsignal(signal.SIGTERM)
+    graph = RosGraph(GraphConfig(arm='panda', policy_source='random', log_dir=str(tmp_path)))
+    with pytest.raises(IsADirectoryError):
+        graph.__enter__()
+    # The object is still referenced: only an explicit release frees the lock files.
+    assert claim(tmp_path / '.graph.lock') is not None
+    assert signal.getsignal(signal.SIGTERM) is handler

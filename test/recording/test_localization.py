@@ -74,8 +74,10 @@ def test_the_collect_command_writes_scenes_and_refuses_demonstration_options(tmp
     assert 'panda/push_block: 2 localization scenes' in capsys.readouterr().out
     assert [scene.task for scene in _load(tmp_path / 'ok')] == ['panda/locate/push_block'] * 2
     assert main(common + ['--action-noise', '0.03', '--out', str(tmp_path / 'bad')]) == 2
-    assert ('no --policy-checkpoint, --action-noise, --action-space or --wrist-camera'
-            in capsys.readouterr().out)
+    assert ('no --policy-checkpoint, --action-noise(-correlation-s), --action-space or '
+            '--wrist-camera' in capsys.readouterr().out)
+    assert main(common + ['--action-noise-correlation-s', '1', '--out',
+                          str(tmp_path / 'bad')]) == 2
     assert main(common + ['--action-space', 'twist', '--out', str(tmp_path / 'bad')]) == 2
     assert main(common + ['--wrist-camera', '--out', str(tmp_path / 'bad')]) == 2
     assert not (tmp_path / 'bad').exists()

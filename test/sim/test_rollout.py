@@ -70,6 +70,35 @@ def test_twist_noise_is_a_fraction_of_the_experts_speed_limits(sim):
         run_episode(sim, make_expert('reach_target'), 'reach_target', 0, action_space='pose')
 
 
+def test_correlated_noise_keeps_its_std_and_persists_for_its_time_constant(sim):
+    """AR(1) noise: the same std as white noise, lag-k correlation exp(-k period / tau)."""
+    sim.reset('reach_target', 0)
+    action = np.append(np.zeros(6), 1.0).astype(np.float32)
+    noise = make_action_noise(seed=2, scale=0.1, action_space='twist', correlation_s=1.0)
+    drawn = np.array([noise(action, sim) for _ in range(20000)])[:, :3] / 0.03  # (T, 3)
+    np.testing.assert_allclose(drawn.std(axis=0), 1.0, rtol=0.1)
+    for lag in (1, 10):
+        correlation = np.mean(drawn[lag:] * drawn[:-lag]) / np.mean(drawn ** 2)
+        assert correlation == pytest.approx(np.exp(-0.1 * lag), abs=0.05)
+    white = make_action_noise(seed=2, scale=0.1, action_space='twist')
+    drawn = np.array([white(action, sim) for _ in range(5000)])[:, :3]
+    assert abs(np.mean(drawn[1:] * drawn[:-1]) / np.mean(drawn ** 2)) < 0.05
+    with pytest.raises(ValueError, match='correlation'):
+        make_action_noise(0, 0.1, correlation_s=-1.0)
+
+
+def test_correlation_zero_draws_the_white_noise_of_earlier_recordings(sim):
+    """correlation_s=0 gives exactly the noise the recipe's folders were collected with."""
+    sim.reset('reach_target', 0)
+    action = np.append(np.zeros(6), 0.0).astype(np.float32)
+    noise = make_action_noise(seed=3, scale=0.03, action_space='twist', correlation_s=0.0)
+    rng = np.random.default_rng(3)
+    limits = np.repeat([0.3, 2.0], 3)
+    for _ in range(5):
+        expected = (rng.normal(size=6) * 0.03 * limits).astype(np.float32)
+        np.testing.assert_array_equal(noise(action, sim)[:-1], expected)
+
+
 def test_episode_stops_at_max_steps_and_skips_images_on_request(sim):
     """max_steps bounds the episode; include_images=False leaves images out."""
     result = run_episode(sim, make_random_policy(0), 'pick_place', 0, control_rate_hz=20.0,
