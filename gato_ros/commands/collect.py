@@ -116,6 +116,9 @@ def _collect_scenes(args):
 
 def _collect_episodes(args):
     """Record the demonstrations, print how many the experts failed; return the exit status."""
+    if args.action_noise_correlation_s and not args.action_noise:
+        raise ValueError('--action-noise-correlation-s sets how long --action-noise persists; '
+                         'give --action-noise too')
     config = DemoConfig(arm=args.arm, tasks=resolve_tasks(args.tasks),
                         episodes_per_task=args.episodes, first_seed=args.first_seed,
                         action_noise=args.action_noise,

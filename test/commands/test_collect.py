@@ -45,3 +45,8 @@ def test_correlated_noise_carries_the_arm_further_off_than_white_noise(tmp_path,
     for white, drift in zip(paths['white'], paths['drift']):
         assert white.instruction == drift.instruction  # the same scenes
         assert np.abs(drift.actions[:, :3]).max() <= 0.3 + 1e-6  # the expert's own commands
+    # A time constant without noise would silently record clean demonstrations.
+    assert main(['collect', '--arm', 'ur5e', '--tasks', 'push_block', '--episodes', '1',
+                 '--action-noise-correlation-s', '1.0', '--out', str(tmp_path / 'bad')]) == 2
+    assert 'give --action-noise too' in capsys.readouterr().out
+    assert not (tmp_path / 'bad').exists()
