@@ -118,8 +118,9 @@ class TrainConfig:
             an arm: action tokens mean the same motion in every task, and the policy accepts
             new tasks of a known arm from a prompt) or ``'task'``.
         init_checkpoint: fine-tune: start from this checkpoint's weights, model settings,
-            statistics and instruction tokenizer (so its tokens keep their meaning), with a
-            fresh optimizer and schedule; ``preset``, ``normalize_by`` and
+            statistics and instruction tokenizer (so its tokens keep their meaning; tasks
+            whose statistics group it lacks get theirs fitted on this data), with a fresh
+            optimizer and schedule; ``preset``, ``normalize_by`` and
             ``text_model_path`` are then unused and ``model_overrides`` apply on top of its
             settings. None: a new model.
         init_weights_only: take only the weights, model settings and instruction tokenizer
@@ -337,7 +338,23 @@ def _initial_checkpoint(config: TrainConfig, episodes: list, train_episodes: lis
                           Normalizer.fit(train_episodes, group_by=config.normalize_by),
                           base.text_tokenizer)
     _check_fine_tunable(config.init_checkpoint, base, specs)
-    return Checkpoint(model, {**base.specs, **specs}, base.normalizer, base.text_tokenizer)
+    return Checkpoint(model, {**base.specs, **specs},
+                      _extended_normalizer(base.normalizer, train_episodes),
+                      base.text_tokenizer)
+
+
+def _extended_normalizer(base: Normalizer, train_episodes: list) -> Normalizer:
+    """Return the base's statistics plus statistics fitted for the groups it has none of.
+
+    The base's own groups keep their statistics, so its tokens keep their meaning; a new
+    task or output kind (the turn scenes of ``collect --localization-label turn``) gets its
+    own, fitted on its training episodes.
+    """
+    new = [episode for episode in train_episodes if not base.covers(episode.task)]
+    if not new:
+        return base
+    fitted = Normalizer.fit(new, min_std=base.min_std, group_by=base.group_by)
+    return Normalizer({**base.stats, **fitted.stats}, base.min_std, base.group_by)
 
 
 def _resumed_checkpoint(resume_dir: Path, config: TrainConfig, specs: dict,
@@ -367,13 +384,9 @@ def _resumed_checkpoint(resume_dir: Path, config: TrainConfig, specs: dict,
 
 
 def _check_fine_tunable(path: str, base: Checkpoint, specs: dict) -> None:
-    """Raise ValueError unless the base checkpoint's statistics and specs fit these tasks."""
-    uncovered = sorted(task for task in specs if not base.normalizer.covers(task))
+    """Raise ValueError unless the base checkpoint's specs fit these tasks."""
     differing = sorted(task for task, spec in specs.items()
                        if task in base.specs and base.specs[task].to_dict() != spec.to_dict())
-    if uncovered:
-        raise ValueError(f'cannot fine-tune {path}: it has no statistics for tasks '
-                         f'{uncovered} (--init-weights-from takes only its weights)')
     if differing:
         raise ValueError(f'cannot fine-tune {path}: the observations or actions of tasks '
                          f'{differing} differ from its own (--init-weights-from takes only '

@@ -186,9 +186,22 @@ def test_fine_tuning_starts_from_the_checkpoint_and_keeps_its_statistics(tmp_pat
     assert tuned_spec['normalizer'] == json.loads((base / 'gato_spec.json').read_text())[
         'normalizer']
     assert GatoPolicy.from_pretrained(tuned).model.config.max_window_timesteps == 2
-    with pytest.raises(ValueError, match=r"no statistics for tasks \['colour'\]"):
-        train(_episodes(seed=8, count=2),
-              _config(tmp_path / 'other', init_checkpoint=str(base), max_steps=1))
+
+
+def test_fine_tuning_fits_statistics_only_for_tasks_the_checkpoint_lacks(tmp_path):
+    """A task new to the checkpoint gets statistics from the data; its own tasks keep theirs."""
+    mirror = [episode for episode in _episodes(seed=7) if episode.task == 'mirror']
+    base = train(mirror, _config(tmp_path / 'base', max_steps=1))
+    both = [Episode(e.observations, e.actions * 0.5, e.task, e.instruction, e.success)
+            for e in _episodes(seed=8)]
+    tuned = train(both, _config(tmp_path / 'tuned', init_checkpoint=str(base), max_steps=1,
+                                val_fraction=0.0))
+    base_stats, tuned_stats = (json.loads((out / 'gato_spec.json').read_text())[
+        'normalizer']['stats'] for out in (base, tuned))
+    assert tuned_stats['mirror'] == base_stats['mirror']
+    colour = [e for e in both if e.task == 'colour']
+    expected = Normalizer.fit(colour).stats['colour']
+    assert tuned_stats['colour'] == expected
 
 
 def test_weights_only_initialization_refits_statistics_on_the_new_data(tmp_path):

@@ -18,10 +18,15 @@ curriculum"; :mod:`gato_ros.recording.localization`)::
 
     python -m gato_ros collect --localization --arm panda --tasks all --episodes 1000 \
         --out data/locate/panda_narrow
+
+``--localization-label turn`` labels each scene with how far the task's expert turns the tool
+about the vertical first (rad), the push direction the policy must read (docs/training.md,
+"Session 25").
 """
 
 from gato_ros.policy import ACTION_DECODINGS
-from gato_ros.recording.localization import collect_localization_scenes, LocalizationConfig
+from gato_ros.recording.localization import (collect_localization_scenes, LABELS,
+                                             LocalizationConfig)
 from gato_ros.recording.sim_demos import collect_demonstrations, DemoConfig
 from gato_ros.sim.arms import list_arms
 from gato_ros.sim.experts import ACTION_SPACES
@@ -63,6 +68,9 @@ def add_arguments(parser):
                         help='write one-timestep start scenes labelled with the offset from '
                         'the tool to the instructed object (x5, m), --episodes per task, '
                         'instead of demonstrations: vision pretraining')
+    parser.add_argument('--localization-label', choices=sorted(LABELS), default='offset',
+                        help='with --localization: the offset to the object, or the turn of '
+                        "the tool about z the task's expert makes first (rad)")
     parser.add_argument('--out', required=True, metavar='DIR', help='output folder')
 
 
@@ -108,14 +116,17 @@ def _collect_scenes(args):
                          '--action-noise(-correlation-s), --action-space or --wrist-camera')
     config = LocalizationConfig(arm=args.arm, tasks=resolve_tasks(args.tasks),
                                 scenes_per_task=args.episodes, first_seed=args.first_seed,
-                                start_noise_rad=args.start_noise)
+                                start_noise_rad=args.start_noise,
+                                label=args.localization_label)
     for task, count in collect_localization_scenes(config, args.out).items():
-        print(f'{args.arm}/{task}: {count} localization scenes')
+        print(f'{args.arm}/{task}: {count} localization scenes ({config.label})')
     return 0
 
 
 def _collect_episodes(args):
     """Record the demonstrations, print how many the experts failed; return the exit status."""
+    if args.localization_label != 'offset':
+        raise ValueError('--localization-label labels scenes: give --localization too')
     if args.action_noise_correlation_s and not args.action_noise:
         raise ValueError('--action-noise-correlation-s sets how long --action-noise persists; '
                          'give --action-noise too')

@@ -10,10 +10,12 @@ Episode folders come from ``gato-ros collect`` (simulated experts) or ``gato-ros
 (``train_summary.json``) and a loss-curve plot (``loss.png``) into ``--out``.
 
 Fine-tuning: ``--init-from CKPT`` starts from a trained checkpoint (its weights, settings,
-statistics and instruction tokenizer), e.g. on a lab's own recordings or on DAgger rounds from
-``gato-ros collect --policy-checkpoint``. ``--init-weights-from CKPT`` takes only the weights
-(and settings), fitting statistics on ``--data``: BC after the object-localization
-pretraining of ``gato-ros collect --localization`` (docs/training.md, "Vision curriculum").
+statistics and instruction tokenizer; tasks it has no statistics for get theirs fitted on
+``--data``), e.g. on a lab's own recordings, on DAgger rounds from
+``gato-ros collect --policy-checkpoint``, or with new localization labels.
+``--init-weights-from CKPT`` takes only the weights (and settings), fitting statistics on
+``--data``: BC after the object-localization pretraining of ``gato-ros collect
+--localization`` (docs/training.md, "Vision curriculum").
 
 Scaling out: the same command, started by Hugging Face Accelerate's launcher, trains
 data-parallel with one process per GPU (``--device auto``, the default, lets each process
@@ -109,8 +111,8 @@ def add_arguments(parser):
     init = parser.add_mutually_exclusive_group()
     init.add_argument('--init-from', default=None, metavar='CKPT',
                       help="fine-tune: start from this checkpoint's weights, settings, "
-                      'statistics and instruction tokenizer (--preset and --normalize-by '
-                      'unused)')
+                      'statistics and instruction tokenizer; new tasks get statistics '
+                      'fitted on --data (--preset and --normalize-by unused)')
     init.add_argument('--init-weights-from', default=None, metavar='CKPT',
                       help="start from this checkpoint's weights, settings and instruction "
                       'tokenizer, with statistics fitted on --data (--preset unused): after '

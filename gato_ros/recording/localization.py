@@ -16,6 +16,12 @@ the goal button) is relative to the tool centre point, in metres times
 never mixed with the arm's joint actions. The instruction is the task's behind
 :data:`LOCATE_INSTRUCTION_PREFIX`, so that a model trained on scenes and demonstrations
 together (co-training) can tell which answer is asked of it. ROS-free.
+
+A second label, ``turn`` (:func:`expert_turn`), asks instead how far the task's scripted
+expert turns the tool about the vertical before it acts (rad; tasks ``<arm>/turn/<task>``,
+instructions behind :data:`TURN_INSTRUCTION_PREFIX`). Why (docs/training.md, "Session 24"
+and "Session 25"): the push expert turns the hand across the block-to-zone line, and a policy
+that found the block but not that line did not turn, and lost half its pushes.
 """
 
 from dataclasses import dataclass
@@ -23,12 +29,15 @@ from pathlib import Path
 
 from gato_ros.data import Episode, episode_task_name
 from gato_ros.recording.sim_demos import check_collection, policy_observation
+from gato_ros.sim.experts import make_expert
 from gato_ros.sim.scene import ArmSim, SceneConfig
 import numpy as np
 from tqdm import tqdm
 
 LOCATE_KIND = 'locate'
 LOCATE_INSTRUCTION_PREFIX = 'locate: '
+TURN_KIND = 'turn'
+TURN_INSTRUCTION_PREFIX = 'turn: '
 # Label units per metre: 5 brings the table's offsets to about [-1, 1], the range the action
 # tokens resolve.
 LABEL_UNITS_PER_M = 5.0
@@ -46,6 +55,8 @@ class LocalizationConfig:
         camera_size: (height, width) rendered by the simulated camera (px).
         image_size: (height, width) of the model's image observation (px).
         start_noise_rad: uniform noise on each arm joint of the home pose.
+        label: ``'offset'`` (where the instructed object is, :func:`object_offset`) or
+            ``'turn'`` (how far the expert turns the tool, :func:`expert_turn`).
     """
 
     arm: str
@@ -55,19 +66,25 @@ class LocalizationConfig:
     camera_size: tuple = (128, 128)
     image_size: tuple = (64, 64)
     start_noise_rad: float = SceneConfig.home_noise_rad
+    label: str = 'offset'
+
+    def __post_init__(self):
+        if self.label not in LABELS:
+            raise ValueError(f'label must be one of {sorted(LABELS)}, got {self.label!r}')
 
 
-def localization_task_name(arm, task):
+def localization_task_name(arm, task, label='offset'):
     """Return the task name of an arm's localization scenes of a simulator task.
 
     Args:
         arm: simulated arm name.
         task: simulator task name.
+        label: a key of :data:`LABELS`.
 
     Returns:
-        str: ``'<arm>/locate/<task>'``.
+        str: ``'<arm>/locate/<task>'``, or ``'<arm>/turn/<task>'`` for the turn label.
     """
-    return episode_task_name(arm, f'{LOCATE_KIND}/{task}')
+    return episode_task_name(arm, f'{LABELS[label][0]}/{task}')
 
 
 def object_offset(sim):
@@ -83,6 +100,30 @@ def object_offset(sim):
     return sim.body_position(sim.task.approach_body) - sim.tcp_position()
 
 
+def expert_turn(sim):
+    """Return how far the current task's scripted expert turns the tool about world z first.
+
+    Args:
+        sim: an ``ArmSim`` after ``reset``.
+
+    Returns:
+        np.ndarray: (1,) the expert's first target yaw minus the tool's yaw, wrapped into
+        (-pi, pi], in rad: the rotation the expert's controller makes, the short way round.
+    """
+    rotation = sim.tcp_rotation()
+    tool_yaw = np.arctan2(rotation[1, 0], rotation[0, 0])
+    turn = make_expert(sim.task.name).target_yaw(sim) - tool_yaw
+    return np.array([np.pi - np.mod(np.pi - turn, 2.0 * np.pi)])
+
+
+# label -> (kind in the task name, instruction prefix, label function of the reset sim).
+LABELS = {
+    'offset': (LOCATE_KIND, LOCATE_INSTRUCTION_PREFIX,
+               lambda sim: object_offset(sim) * LABEL_UNITS_PER_M),
+    'turn': (TURN_KIND, TURN_INSTRUCTION_PREFIX, expert_turn),
+}
+
+
 def scene_episode(sim, task, seed, config):
     """Reset the simulator to one scene and return it as a one-timestep episode.
 
@@ -90,17 +131,19 @@ def scene_episode(sim, task, seed, config):
         sim: an ``ArmSim`` of ``config.arm`` rendering at ``config.camera_size``.
         task: simulator task name.
         seed: the scene's randomization seed.
-        config: a :class:`LocalizationConfig` (its arm and image size).
+        config: a :class:`LocalizationConfig` (its arm, image size and label).
 
     Returns:
-        Episode: image (1, H, W, 3) uint8, joints (1, J) float32, action (1, 3) float32.
+        Episode: image (1, H, W, 3) uint8, joints (1, J) float32, action (1, 3) float32 (the
+        offset) or (1, 1) (the turn).
     """
     sim.reset(task, seed)
     observation = policy_observation(sim.observation(), config.image_size)
-    label = (object_offset(sim) * LABEL_UNITS_PER_M).astype(np.float32)
+    _, prefix, label_of = LABELS[config.label]
+    label = np.asarray(label_of(sim), np.float32)
     return Episode({key: value[None] for key, value in observation.items()},  # (1, ...)
-                   label[None], localization_task_name(config.arm, task),       # (1, 3)
-                   instruction=LOCATE_INSTRUCTION_PREFIX + sim.instruction, success=True)
+                   label[None], localization_task_name(config.arm, task, config.label),
+                   instruction=prefix + sim.instruction, success=True)
 
 
 def collect_localization_scenes(config, out_dir, progress=True):
@@ -128,7 +171,8 @@ def collect_localization_scenes(config, out_dir, progress=True):
         for task in config.tasks:
             for seed in seeds:
                 episode = scene_episode(sim, task, seed, config)
-                episode.save(out_dir / f'{config.arm}-{LOCATE_KIND}_{task}-{seed:06d}.npz')
+                kind = LABELS[config.label][0]
+                episode.save(out_dir / f'{config.arm}-{kind}_{task}-{seed:06d}.npz')
                 bar.update(1)
     bar.close()
     return {task: len(seeds) for task in config.tasks}

@@ -346,6 +346,18 @@ class ScriptedExpert:
         """
         raise NotImplementedError
 
+    def target_yaw(self, sim) -> float:
+        """Return the tool yaw this expert turns to first in the simulator's current scene.
+
+        Args:
+            sim: the ArmSim, just reset.
+
+        Returns:
+            Yaw in rad (see top_down_rotation); 0 unless an expert overrides it.
+
+        """
+        return 0.0
+
     def move(self, sim, position_m, yaw_rad: float, gripper: float) -> np.ndarray:
         """Build the action moving the tool towards a top-down pose with a gripper command.
 
@@ -408,6 +420,15 @@ class WaypointExpert(ScriptedExpert):
         self._index = 0
         self._steps_in_waypoint = 0
         self._steps_within_tolerance = 0
+
+    def target_yaw(self, sim) -> float:
+        """Return the yaw of the first waypoint the expert would plan in this scene.
+
+        Args:
+            sim: the ArmSim, just reset.
+
+        """
+        return self.plan(sim)[0].yaw_rad
 
     def step(self, sim) -> np.ndarray:
         """Advance through the waypoints and move towards the current one.
@@ -610,6 +631,16 @@ class PushExpert(ScriptedExpert):
         """
         self._phase = 'approach'
         self._yaw_rad = 0.0
+
+    def target_yaw(self, sim) -> float:
+        """Return the yaw that lines the fingers up across the block-to-zone line.
+
+        Args:
+            sim: the ArmSim, just reset.
+
+        """
+        to_goal = sim.body_position('zone')[:2] - sim.body_position('block')[:2]
+        return push_yaw(to_goal)
 
     def step(self, sim) -> np.ndarray:
         """Return the action for the current phase, switching phases on arrival or drift.

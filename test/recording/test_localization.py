@@ -5,7 +5,9 @@ from gato_ros.data import Episode
 from gato_ros.recording.localization import (collect_localization_scenes,
                                              localization_task_name, LocalizationConfig)
 from gato_ros.recording.sim_demos import collect_demonstrations, DemoConfig
-from gato_ros.sim.scene import ArmSim
+from gato_ros.sim.experts import ExpertConfig, make_expert
+from gato_ros.sim.rollout import run_episode
+from gato_ros.sim.scene import ArmSim, SceneConfig
 import numpy as np
 import pytest
 
@@ -54,6 +56,47 @@ def test_a_scene_shows_what_the_policy_sees_when_that_episode_starts(tmp_path):
     assert scene.instruction == 'locate: ' + demo.instruction
 
 
+def _yaw_turned_by_the_expert(sim, task, seed, steps):
+    """Run the task's twist expert for some steps; return how far the tool turned about z."""
+    expert = make_expert(task, ExpertConfig(action_space='twist'))
+    yaws = []
+
+    def act(observation, sim):
+        rotation = sim.tcp_rotation()
+        yaws.append(np.arctan2(rotation[1, 0], rotation[0, 0]))
+        return expert.act(sim)
+
+    run_episode(sim, act, task, seed, max_steps=steps, include_images=False,
+                action_space='twist')
+    return float(np.sum(np.angle(np.exp(1j * np.diff(yaws)))))  # unwrapped
+
+
+def test_the_turn_label_is_how_far_the_expert_then_turns_the_tool(tmp_path):
+    """Turn scenes: the same start as the offset scene, labelled with the expert's yaw turn."""
+    tasks = ('push_block', 'stack_blocks', 'reach_target')
+    config = LocalizationConfig(arm='panda', tasks=tasks, scenes_per_task=3, first_seed=20,
+                                start_noise_rad=0.25, label='turn')
+    collect_localization_scenes(config, tmp_path / 'turn', progress=False)
+    collect_localization_scenes(LocalizationConfig(
+        arm='panda', tasks=tasks, scenes_per_task=3, first_seed=20, start_noise_rad=0.25),
+        tmp_path / 'offset', progress=False)
+    scenes, offsets = _load(tmp_path / 'turn'), _load(tmp_path / 'offset')
+    assert len(scenes) == 9
+    with ArmSim('panda', config=SceneConfig(home_noise_rad=0.25)) as sim:
+        for scene, offset, (task, seed) in zip(scenes, offsets, sorted(
+                (task, seed) for task in tasks for seed in (20, 21, 22))):
+            assert scene.task == localization_task_name('panda', task, 'turn')
+            assert scene.task == f'panda/turn/{task}'
+            assert scene.instruction == 'turn: ' + offset.instruction[len('locate: '):]
+            np.testing.assert_array_equal(scene.observations['image'],
+                                          offset.observations['image'])
+            assert scene.actions.shape == (1, 1)
+            turned = _yaw_turned_by_the_expert(sim, task, seed, steps=20)
+            assert scene.actions[0, 0] == pytest.approx(turned, abs=0.02), (task, seed)
+    pushes = [scene.actions[0, 0] for scene in scenes if scene.task.endswith('push_block')]
+    assert max(abs(turn) for turn in pushes) > 0.3  # the push expert really turns
+
+
 @pytest.mark.parametrize('field, value, message', [
     ('scenes_per_task', 0, 'scenes_per_task must be >= 1'),
     ('start_noise_rad', 4.0, r'start_noise_rad must be in \[0, pi\]')])
@@ -81,3 +124,21 @@ def test_the_collect_command_writes_scenes_and_refuses_demonstration_options(tmp
     assert main(common + ['--action-space', 'twist', '--out', str(tmp_path / 'bad')]) == 2
     assert main(common + ['--wrist-camera', '--out', str(tmp_path / 'bad')]) == 2
     assert not (tmp_path / 'bad').exists()
+
+
+def test_the_collect_command_writes_turn_scenes_only_with_localization(tmp_path, capsys):
+    """--localization-label turn writes turn scenes; on demonstrations it is refused."""
+    common = ['collect', '--arm', 'ur5e', '--tasks', 'push_block', '--episodes', '1',
+              '--localization-label', 'turn']
+    assert main(common + ['--localization', '--out', str(tmp_path / 'ok')]) == 0
+    assert 'ur5e/push_block: 1 localization scenes (turn)' in capsys.readouterr().out
+    assert [scene.task for scene in _load(tmp_path / 'ok')] == ['ur5e/turn/push_block']
+    assert main(common + ['--out', str(tmp_path / 'bad')]) == 2
+    assert 'give --localization too' in capsys.readouterr().out
+    assert not (tmp_path / 'bad').exists()
+
+
+def test_an_unknown_label_is_refused():
+    """The label names what the scenes teach; a typo must not fall back to the offset."""
+    with pytest.raises(ValueError, match=r"label must be one of \['offset', 'turn'\]"):
+        LocalizationConfig(arm='panda', tasks=('push_block',), scenes_per_task=1, label='yaw')

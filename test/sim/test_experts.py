@@ -122,6 +122,19 @@ def test_push_expert_pushes_with_part_open_fingers_across_the_push(sim):
     assert opening == pytest.approx(expert.push_opening, abs=0.05)
 
 
+@pytest.mark.parametrize('task', list_tasks())
+def test_target_yaw_is_the_yaw_the_expert_settles_at(sim, task):
+    """target_yaw, read at the reset, is the tool yaw the expert holds once it has turned."""
+    sim.reset(task, 3)
+    expert = make_expert(task)
+    target = expert.target_yaw(sim)
+    for _ in range(25):
+        apply_action(sim, expert.act(sim), 0.1)
+    rotation = sim.tcp_rotation()
+    settled = np.arctan2(rotation[1, 0], rotation[0, 0])
+    assert np.angle(np.exp(1j * (settled - target))) == pytest.approx(0.0, abs=0.03)
+
+
 def test_tool_twists_converge_to_a_top_down_pose(sim):
     """Executing tool_twist each period brings the tool within 5 mm and 0.02 rad of the pose."""
     sim.reset('reach_target', 0)
