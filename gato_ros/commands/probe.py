@@ -14,7 +14,8 @@ goal coefficient near 0 means the policy's motion does not depend on where the g
 
 With ``--scenes DIR`` (scenes from ``gato-ros collect --localization`` that the checkpoint was
 not trained on) it scores a localization-pretrained checkpoint instead: per task, how well its
-guessed offsets to the instructed object follow the labels
+guessed offsets to the instructed object follow the labels, or for turn scenes
+(``--localization-label turn``) its guessed turns of the tool
 (:mod:`gato_ros.evaluation.localization_score`).
 """
 
@@ -22,12 +23,13 @@ import json
 from pathlib import Path
 
 from gato_ros.commands.collect import resolve_tasks
-from gato_ros.data import arm_action_space, episode_task_name
+from gato_ros.data import arm_action_space, episode_task_name, task_family
 from gato_ros.evaluation.goal_probe import (expert_actor, policy_actor, probe_goal_dependence,
                                             ProbeConfig)
-from gato_ros.evaluation.localization_score import score_localization
+from gato_ros.evaluation.localization_score import score_localization, score_turns
 from gato_ros.policy import ACTION_DECODINGS, GatoPolicy, PolicyConfig
 from gato_ros.recording.dataset import load_dataset
+from gato_ros.recording.localization import TURN_KIND
 from gato_ros.recording.sim_demos import policy_reads_wrist_image
 from gato_ros.sim.arms import list_arms
 from gato_ros.sim.tasks import list_tasks
@@ -110,13 +112,15 @@ def _score_scenes(args):
     """Score a localization checkpoint on the scene folders; return task -> result."""
     if args.policy == 'expert':
         raise ValueError('--scenes scores a --checkpoint, not the expert')
-    scores = score_localization(_load_policy(args), load_dataset(args.scenes))
+    policy, scenes = _load_policy(args), load_dataset(args.scenes)
+    is_turn = [task_family(scene.task).endswith(f'/{TURN_KIND}') for scene in scenes]
+    offsets = [scene for scene, turn in zip(scenes, is_turn) if not turn]
+    turns = [scene for scene, turn in zip(scenes, is_turn) if turn]
+    scores = {**(score_localization(policy, offsets) if offsets or not turns else {}),
+              **(score_turns(policy, turns) if turns else {})}
     for task, score in scores.items():
         print(f'{task}: {score.summary()}')
-    return {task: {'correlation': list(score.correlation),
-                   'median_error_m': score.median_error_m,
-                   'median_spread_m': score.median_spread_m, 'scenes': score.scenes}
-            for task, score in scores.items()}
+    return {task: score.to_dict() for task, score in scores.items()}
 
 
 def run(args):

@@ -39,6 +39,24 @@ def test_scenes_score_a_localization_checkpoint(tmp_path, capsys):
     assert 'panda/locate/reach_target: correlation x ' in capsys.readouterr().out
     result = json.loads(path.read_text())['panda/locate/reach_target']
     assert result['scenes'] == 4 and result['median_spread_m'] > 0.0
+    turns = tmp_path / 'turns'
+    assert main(['collect', '--localization', '--localization-label', 'turn', '--arm', 'panda',
+                 '--tasks', 'reach_target', '--episodes', '3', '--out', str(turns)]) == 0
+    capsys.readouterr()
+    assert main(['probe', '--checkpoint', str(checkpoint), '--scenes', str(scenes),
+                 str(turns), '--json', str(path)]) == 2  # the checkpoint never saw turns
+    assert "unknown task 'panda/turn/reach_target'" in capsys.readouterr().out
+    turned = tmp_path / 'turned'
+    assert main(['train', '--data', str(scenes), str(turns), '--preset', 'gato-test',
+                 '--steps', '1', '--batch-size', '2', '--window-timesteps', '1',
+                 '--out', str(turned)]) == 0
+    capsys.readouterr()
+    assert main(['probe', '--checkpoint', str(turned), '--scenes', str(scenes), str(turns),
+                 '--json', str(path)]) == 0
+    assert 'panda/turn/reach_target: correlation ' in capsys.readouterr().out
+    results = json.loads(path.read_text())
+    assert results['panda/turn/reach_target']['scenes'] == 3
+    assert results['panda/locate/reach_target']['scenes'] == 4
     assert main(['probe', '--checkpoint', str(checkpoint)]) == 2
     assert 'the goal probe needs --arm' in capsys.readouterr().out
     assert main(['probe', '--policy', 'expert', '--scenes', str(scenes)]) == 2

@@ -1,7 +1,7 @@
 """Tests of gato_ros.evaluation.localization_score: guesses against labels, per task."""
 
 from gato_ros.data import Episode
-from gato_ros.evaluation.localization_score import score_localization
+from gato_ros.evaluation.localization_score import score_localization, score_turns
 import numpy as np
 import pytest
 
@@ -20,12 +20,12 @@ class ReadingPolicy:
 
     def select_action(self, observation):
         """Return the scaled label with noise."""
-        label = observation['joints'][:3]
-        return self.gain * label + self.rng.normal(0.0, self.noise_std, 3)
+        label = observation['joints']
+        return self.gain * label + self.rng.normal(0.0, self.noise_std, label.shape)
 
 
-def _scenes(task, count, seed=0):
-    labels = np.random.default_rng(seed).uniform(-1.0, 1.0, (count, 3)).astype(np.float32)
+def _scenes(task, count, seed=0, width=3):
+    labels = np.random.default_rng(seed).uniform(-1.0, 1.0, (count, width)).astype(np.float32)
     return [Episode({'joints': label[None]}, label[None], task, instruction=f'find {task}')
             for label in labels]
 
@@ -63,3 +63,18 @@ def test_too_few_scenes_or_scenes_that_are_not_localization_are_refused():
                    'panda/lift_block')
     with pytest.raises(ValueError, match='one timestep labelled with 3 values'):
         score_localization(ReadingPolicy(1.0), [demo])
+
+
+def test_turns_are_scored_by_correlation_error_and_sign():
+    """A policy reading the turn scores 1 and same sign; a mirrored one turns the wrong way."""
+    scenes = _scenes('panda/turn/push_block', 40, width=1)
+    perfect = score_turns(ReadingPolicy(1.0), scenes)['panda/turn/push_block']
+    assert perfect.correlation == pytest.approx(1.0)
+    assert perfect.median_error_rad == pytest.approx(0.0, abs=1e-6)
+    assert perfect.sign_agreement == 1.0 and perfect.median_spread_rad > 0.2
+    mirrored = score_turns(ReadingPolicy(-1.0), scenes)['panda/turn/push_block']
+    assert mirrored.correlation == pytest.approx(-1.0) and mirrored.sign_agreement == 0.0
+    assert 'same sign 1.00, 40 scenes' in perfect.summary()
+    assert perfect.to_dict()['sign_agreement'] == 1.0
+    with pytest.raises(ValueError, match='a turn scene is one timestep labelled with 1 values'):
+        score_turns(ReadingPolicy(1.0), _scenes('panda/locate/a', 3))
