@@ -21,7 +21,8 @@ curriculum"; :mod:`gato_ros.recording.localization`)::
 
 ``--localization-label turn`` labels each scene with how far the task's expert turns the tool
 about the vertical first (rad), the push direction the policy must read (docs/training.md,
-"Session 25").
+"Session 25"). ``--localization-expert-steps N`` takes each scene after the expert has acted up
+to N steps, so that a turn label is the turn still to make ("Session 26").
 """
 
 from gato_ros.policy import ACTION_DECODINGS
@@ -71,6 +72,10 @@ def add_arguments(parser):
     parser.add_argument('--localization-label', choices=sorted(LABELS), default='offset',
                         help='with --localization: the offset to the object, or the turn of '
                         "the tool about z the task's expert makes first (rad)")
+    parser.add_argument('--localization-expert-steps', type=int, default=0, metavar='N',
+                        help="with --localization: the task's twist expert first acts a "
+                        "number of control steps drawn from [0, N] by each scene's seed"
+                        ', so scenes (and turns still to make) come from part-way through')
     parser.add_argument('--out', required=True, metavar='DIR', help='output folder')
 
 
@@ -117,7 +122,8 @@ def _collect_scenes(args):
     config = LocalizationConfig(arm=args.arm, tasks=resolve_tasks(args.tasks),
                                 scenes_per_task=args.episodes, first_seed=args.first_seed,
                                 start_noise_rad=args.start_noise,
-                                label=args.localization_label)
+                                label=args.localization_label,
+                                expert_steps=args.localization_expert_steps)
     for task, count in collect_localization_scenes(config, args.out).items():
         print(f'{args.arm}/{task}: {count} localization scenes ({config.label})')
     return 0
@@ -125,8 +131,9 @@ def _collect_scenes(args):
 
 def _collect_episodes(args):
     """Record the demonstrations, print how many the experts failed; return the exit status."""
-    if args.localization_label != 'offset':
-        raise ValueError('--localization-label labels scenes: give --localization too')
+    if args.localization_label != 'offset' or args.localization_expert_steps:
+        raise ValueError('--localization-label and --localization-expert-steps make scenes: '
+                         'give --localization too')
     if args.action_noise_correlation_s and not args.action_noise:
         raise ValueError('--action-noise-correlation-s sets how long --action-noise persists; '
                          'give --action-noise too')

@@ -22,6 +22,11 @@ expert turns the tool about the vertical before it acts (rad; tasks ``<arm>/turn
 instructions behind :data:`TURN_INSTRUCTION_PREFIX`). Why (docs/training.md, "Session 24"
 and "Session 25"): the push expert turns the hand across the block-to-zone line, and a policy
 that found the block but not that line did not turn, and lost half its pushes.
+
+With ``expert_steps`` a scene is taken part-way through the task: the twist expert first acts
+a number of steps drawn from the scene's seed, and the turn label is the turn it still has to
+make. Why (docs/training.md, "Session 26"): a policy has to track the remaining turn as the
+hand turns, and start scenes alone show it only the first.
 """
 
 from dataclasses import dataclass
@@ -29,7 +34,8 @@ from pathlib import Path
 
 from gato_ros.data import Episode, episode_task_name
 from gato_ros.recording.sim_demos import check_collection, policy_observation
-from gato_ros.sim.experts import make_expert
+from gato_ros.sim.experts import ExpertConfig, make_expert
+from gato_ros.sim.rollout import run_episode
 from gato_ros.sim.scene import ArmSim, SceneConfig
 import numpy as np
 from tqdm import tqdm
@@ -57,6 +63,9 @@ class LocalizationConfig:
         start_noise_rad: uniform noise on each arm joint of the home pose.
         label: ``'offset'`` (where the instructed object is, :func:`object_offset`) or
             ``'turn'`` (how far the expert turns the tool, :func:`expert_turn`).
+        expert_steps: take each scene after the task's twist expert has acted a number of
+            control steps drawn uniformly from [0, expert_steps] by the scene's seed (0: start
+            scenes).
     """
 
     arm: str
@@ -67,10 +76,13 @@ class LocalizationConfig:
     image_size: tuple = (64, 64)
     start_noise_rad: float = SceneConfig.home_noise_rad
     label: str = 'offset'
+    expert_steps: int = 0
 
     def __post_init__(self):
         if self.label not in LABELS:
             raise ValueError(f'label must be one of {sorted(LABELS)}, got {self.label!r}')
+        if self.expert_steps < 0:
+            raise ValueError(f'expert_steps must be >= 0, got {self.expert_steps}')
 
 
 def localization_task_name(arm, task, label='offset'):
@@ -100,47 +112,70 @@ def object_offset(sim):
     return sim.body_position(sim.task.approach_body) - sim.tcp_position()
 
 
-def expert_turn(sim):
-    """Return how far the current task's scripted expert turns the tool about world z first.
+def expert_turn(sim, expert=None):
+    """Return how far the current task's scripted expert still turns the tool about world z.
 
     Args:
         sim: an ``ArmSim`` after ``reset``.
+        expert: the task's expert that has acted in this episode, if any (None: a new one,
+            which turns to its first target yaw).
 
     Returns:
-        np.ndarray: (1,) the expert's first target yaw minus the tool's yaw, wrapped into
+        np.ndarray: (1,) the yaw the expert is turning to minus the tool's yaw, wrapped into
         (-pi, pi], in rad: the rotation the expert's controller makes, the short way round.
     """
+    expert = expert or make_expert(sim.task.name)
     rotation = sim.tcp_rotation()
     tool_yaw = np.arctan2(rotation[1, 0], rotation[0, 0])
-    turn = make_expert(sim.task.name).target_yaw(sim) - tool_yaw
+    turn = expert.current_yaw(sim) - tool_yaw
     return np.array([np.pi - np.mod(np.pi - turn, 2.0 * np.pi)])
 
 
-# label -> (kind in the task name, instruction prefix, label function of the reset sim).
+# label -> (kind in the task name, instruction prefix, label function of the sim and the
+# expert that acted in it).
 LABELS = {
     'offset': (LOCATE_KIND, LOCATE_INSTRUCTION_PREFIX,
-               lambda sim: object_offset(sim) * LABEL_UNITS_PER_M),
+               lambda sim, expert: object_offset(sim) * LABEL_UNITS_PER_M),
     'turn': (TURN_KIND, TURN_INSTRUCTION_PREFIX, expert_turn),
 }
 
 
+def expert_steps_of(seed, expert_steps):
+    """Return how many control steps the expert acts before a scene is taken.
+
+    Args:
+        seed: the scene's seed.
+        expert_steps: the most steps (``LocalizationConfig.expert_steps``).
+
+    Returns:
+        int: drawn uniformly from [0, expert_steps], the same for the same seed.
+    """
+    return int(np.random.default_rng(seed).integers(expert_steps + 1))
+
+
 def scene_episode(sim, task, seed, config):
-    """Reset the simulator to one scene and return it as a one-timestep episode.
+    """Reset the simulator to one scene (then let the expert act) and return a one-step episode.
 
     Args:
         sim: an ``ArmSim`` of ``config.arm`` rendering at ``config.camera_size``.
         task: simulator task name.
         seed: the scene's randomization seed.
-        config: a :class:`LocalizationConfig` (its arm, image size and label).
+        config: a :class:`LocalizationConfig` (its arm, image size, label, expert steps).
 
     Returns:
         Episode: image (1, H, W, 3) uint8, joints (1, J) float32, action (1, 3) float32 (the
         offset) or (1, 1) (the turn).
     """
-    sim.reset(task, seed)
+    expert = make_expert(task, ExpertConfig(action_space='twist'))
+    steps = expert_steps_of(seed, config.expert_steps)
+    if steps:
+        run_episode(sim, expert, task, seed, max_steps=steps, include_images=False,
+                    action_space='twist')
+    else:
+        sim.reset(task, seed)
     observation = policy_observation(sim.observation(), config.image_size)
     _, prefix, label_of = LABELS[config.label]
-    label = np.asarray(label_of(sim), np.float32)
+    label = np.asarray(label_of(sim, expert), np.float32)
     return Episode({key: value[None] for key, value in observation.items()},  # (1, ...)
                    label[None], localization_task_name(config.arm, task, config.label),
                    instruction=prefix + sim.instruction, success=True)

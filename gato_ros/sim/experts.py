@@ -358,6 +358,33 @@ class ScriptedExpert:
         """
         return 0.0
 
+    def current_yaw(self, sim) -> float:
+        """Return the tool yaw this expert is turning to at the simulator's current state.
+
+        Args:
+            sim: the ArmSim, reset and possibly acted in by this expert.
+
+        Returns:
+            Yaw in rad: :meth:`target_yaw` before the expert's first act of the episode,
+            then the yaw its current phase or waypoint holds.
+
+        """
+        if sim.episode_id != self._episode_id:
+            return self.target_yaw(sim)
+        return self.held_yaw(sim)
+
+    def held_yaw(self, sim) -> float:
+        """Return the yaw of the ongoing episode's current phase or waypoint.
+
+        Args:
+            sim: the ArmSim of the ongoing episode.
+
+        Returns:
+            Yaw in rad; :meth:`target_yaw` unless an expert overrides it.
+
+        """
+        return self.target_yaw(sim)
+
     def move(self, sim, position_m, yaw_rad: float, gripper: float) -> np.ndarray:
         """Build the action moving the tool towards a top-down pose with a gripper command.
 
@@ -429,6 +456,15 @@ class WaypointExpert(ScriptedExpert):
 
         """
         return self.plan(sim)[0].yaw_rad
+
+    def held_yaw(self, sim) -> float:
+        """Return the yaw of the current waypoint.
+
+        Args:
+            sim: the ArmSim of the ongoing episode.
+
+        """
+        return self._waypoints[self._index].yaw_rad
 
     def step(self, sim) -> np.ndarray:
         """Advance through the waypoints and move towards the current one.
@@ -641,6 +677,15 @@ class PushExpert(ScriptedExpert):
         """
         to_goal = sim.body_position('zone')[:2] - sim.body_position('block')[:2]
         return push_yaw(to_goal)
+
+    def held_yaw(self, sim) -> float:
+        """Return the yaw across the line while approaching, then the yaw set in the air.
+
+        Args:
+            sim: the ArmSim of the ongoing episode.
+
+        """
+        return self.target_yaw(sim) if self._phase == 'approach' else self._yaw_rad
 
     def step(self, sim) -> np.ndarray:
         """Return the action for the current phase, switching phases on arrival or drift.

@@ -2,7 +2,7 @@
 
 from gato_ros.cli import main
 from gato_ros.data import Episode
-from gato_ros.recording.localization import (collect_localization_scenes,
+from gato_ros.recording.localization import (collect_localization_scenes, expert_steps_of,
                                              localization_task_name, LocalizationConfig)
 from gato_ros.recording.sim_demos import collect_demonstrations, DemoConfig
 from gato_ros.sim.experts import ExpertConfig, make_expert
@@ -56,19 +56,25 @@ def test_a_scene_shows_what_the_policy_sees_when_that_episode_starts(tmp_path):
     assert scene.instruction == 'locate: ' + demo.instruction
 
 
-def _yaw_turned_by_the_expert(sim, task, seed, steps):
-    """Run the task's twist expert for some steps; return how far the tool turned about z."""
+def _yaw_turned_by_the_expert(sim, task, seed, steps, after_steps=0):
+    """Run the task's twist expert; return how far the tool turned about z after some steps.
+
+    Also returns the joints after ``after_steps`` steps (None if the episode ended before).
+    """
     expert = make_expert(task, ExpertConfig(action_space='twist'))
-    yaws = []
+    yaws, joints = [], [None]
 
     def act(observation, sim):
         rotation = sim.tcp_rotation()
         yaws.append(np.arctan2(rotation[1, 0], rotation[0, 0]))
+        if len(yaws) == after_steps + 1:
+            joints[0] = observation['joints']
         return expert.act(sim)
 
-    run_episode(sim, act, task, seed, max_steps=steps, include_images=False,
+    run_episode(sim, act, task, seed, max_steps=after_steps + steps, include_images=False,
                 action_space='twist')
-    return float(np.sum(np.angle(np.exp(1j * np.diff(yaws)))))  # unwrapped
+    turned = np.angle(np.exp(1j * np.diff(yaws[after_steps:])))  # unwrapped
+    return float(np.sum(turned)), joints[0]
 
 
 def test_the_turn_label_is_how_far_the_expert_then_turns_the_tool(tmp_path):
@@ -91,10 +97,32 @@ def test_the_turn_label_is_how_far_the_expert_then_turns_the_tool(tmp_path):
             np.testing.assert_array_equal(scene.observations['image'],
                                           offset.observations['image'])
             assert scene.actions.shape == (1, 1)
-            turned = _yaw_turned_by_the_expert(sim, task, seed, steps=20)
+            turned, _ = _yaw_turned_by_the_expert(sim, task, seed, steps=20)
             assert scene.actions[0, 0] == pytest.approx(turned, abs=0.02), (task, seed)
     pushes = [scene.actions[0, 0] for scene in scenes if scene.task.endswith('push_block')]
     assert max(abs(turn) for turn in pushes) > 0.3  # the push expert really turns
+
+
+def test_expert_steps_take_scenes_part_way_labelled_with_the_turn_still_to_make(tmp_path):
+    """After k expert steps (k from the seed) the label is the turn the expert then makes."""
+    tasks = ('push_block', 'stack_blocks')
+    config = LocalizationConfig(arm='ur5e', tasks=tasks, scenes_per_task=4, first_seed=30,
+                                start_noise_rad=0.25, label='turn', expert_steps=8)
+    collect_localization_scenes(config, tmp_path, progress=False)
+    scenes = _load(tmp_path)
+    steps = [expert_steps_of(seed, 8) for seed in range(30, 34)]
+    assert 0 < max(steps) <= 8 and len(set(steps)) > 1  # the seeds draw different steps
+    moved = []
+    with ArmSim('ur5e', config=SceneConfig(home_noise_rad=0.25)) as sim:
+        for scene, (task, seed) in zip(scenes, sorted(
+                (task, seed) for task in tasks for seed in range(30, 34))):
+            after = expert_steps_of(seed, 8)
+            turned, joints = _yaw_turned_by_the_expert(sim, task, seed, 20, after)
+            assert scene.actions[0, 0] == pytest.approx(turned, abs=0.02), (task, seed)
+            np.testing.assert_allclose(scene.observations['joints'][0], joints, atol=1e-5)
+            sim.reset(task, seed)
+            moved.append(np.abs(joints - sim.observation()['joints']).max())
+    assert max(moved) > 0.05  # part-way scenes: the arm is no longer where it started
 
 
 @pytest.mark.parametrize('field, value, message', [
@@ -135,10 +163,17 @@ def test_the_collect_command_writes_turn_scenes_only_with_localization(tmp_path,
     assert [scene.task for scene in _load(tmp_path / 'ok')] == ['ur5e/turn/push_block']
     assert main(common + ['--out', str(tmp_path / 'bad')]) == 2
     assert 'give --localization too' in capsys.readouterr().out
+    assert main(common[:-2] + ['--localization-expert-steps', '5', '--out',
+                               str(tmp_path / 'bad')]) == 2
+    assert 'give --localization too' in capsys.readouterr().out
     assert not (tmp_path / 'bad').exists()
 
 
-def test_an_unknown_label_is_refused():
+@pytest.mark.parametrize('field, value, message', [
+    ('label', 'yaw', r"label must be one of \['offset', 'turn'\]"),
+    ('expert_steps', -1, 'expert_steps must be >= 0')])
+def test_an_unknown_label_or_negative_expert_steps_is_refused(field, value, message):
     """The label names what the scenes teach; a typo must not fall back to the offset."""
-    with pytest.raises(ValueError, match=r"label must be one of \['offset', 'turn'\]"):
-        LocalizationConfig(arm='panda', tasks=('push_block',), scenes_per_task=1, label='yaw')
+    with pytest.raises(ValueError, match=message):
+        LocalizationConfig(**{'arm': 'panda', 'tasks': ('push_block',), 'scenes_per_task': 1,
+                              field: value})
