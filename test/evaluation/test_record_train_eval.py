@@ -17,7 +17,7 @@ TAKES = 3
 # Each scene is evaluated in three graph starts: a rate over six episodes, passing at 3 of 6
 # (random 0.1 + 0.4). Four episodes passing at 3 of 4 failed about once in ten runs, which
 # an episode success of ~85% explains; at that rate 3 of 6 fails once in ~170 runs. (Session
-# 26 saw 24 of 24 episodes succeed in four runs beside other jobs.)
+# 26: 18 of 18 episodes in three runs beside other jobs.)
 EVAL_ROUNDS = 3
 MARGIN = 0.4
 
