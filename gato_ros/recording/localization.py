@@ -112,19 +112,18 @@ def object_offset(sim):
     return sim.body_position(sim.task.approach_body) - sim.tcp_position()
 
 
-def expert_turn(sim, expert=None):
+def expert_turn(sim, expert):
     """Return how far the current task's scripted expert still turns the tool about world z.
 
     Args:
         sim: an ``ArmSim`` after ``reset``.
-        expert: the task's expert that has acted in this episode, if any (None: a new one,
-            which turns to its first target yaw).
+        expert: the task's expert; if it has not yet acted in this episode it turns to its
+            first target yaw.
 
     Returns:
         np.ndarray: (1,) the yaw the expert is turning to minus the tool's yaw, wrapped into
         (-pi, pi], in rad: the rotation the expert's controller makes, the short way round.
     """
-    expert = expert or make_expert(sim.task.name)
     rotation = sim.tcp_rotation()
     tool_yaw = np.arctan2(rotation[1, 0], rotation[0, 0])
     turn = expert.current_yaw(sim) - tool_yaw
