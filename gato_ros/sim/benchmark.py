@@ -1,6 +1,8 @@
 """Measure the simulator: physics and render cost, expert and random success, episode time.
 
-``python -m gato_ros.sim.benchmark --seeds 100`` prints the tables quoted in docs/sim.md.
+``python -m gato_ros.sim.benchmark --seeds 100`` prints the tables quoted in docs/sim.md;
+``--push-yaw-offsets-rad 0 0.4 ...`` prints instead how the push expert fares with its fingers
+held that far from across the push, with and without its re-approaches.
 """
 
 import argparse
@@ -10,7 +12,7 @@ import statistics
 import time
 
 from gato_ros.sim.arms import list_arms
-from gato_ros.sim.experts import apply_action, make_expert
+from gato_ros.sim.experts import apply_action, make_expert, PushExpert
 from gato_ros.sim.rollout import make_random_policy, run_episode
 from gato_ros.sim.scene import ArmSim
 from gato_ros.sim.tasks import list_tasks
@@ -51,6 +53,28 @@ def measure_success(sim: ArmSim, task: str, seeds, make_policy) -> SuccessStats:
         success_rate=float(np.mean([r.success for r in results])),
         mean_steps=float(np.mean([r.steps for r in results])),
         seconds_per_episode=elapsed_s / len(results))
+
+
+def measure_push_yaw_tolerance(sim: ArmSim, seeds, offset_rad: float,
+                               retreats: bool) -> SuccessStats:
+    """Measure the push expert with its fingers turned away from across the push.
+
+    A policy that turns the hand part of the way, or not at all, pushes like this expert
+    with the remaining turn as its offset; one that never re-approaches, like it with
+    ``retreats`` False.
+
+    Args:
+        sim: the simulator (its arm is the one measured).
+        seeds: iterable of episode seeds.
+        offset_rad: the expert's ``yaw_offset_rad``.
+        retreats: the expert's ``retreats``.
+
+    Returns:
+        The SuccessStats of ``push_block``.
+
+    """
+    return measure_success(sim, 'push_block', seeds,
+                           lambda seed: PushExpert(yaw_offset_rad=offset_rad, retreats=retreats))
 
 
 def _median_ms(function, repeats: int) -> float:
@@ -106,7 +130,14 @@ def main(argv=None) -> int:
                         help='episodes per arm, task and policy')
     parser.add_argument('--image-size', type=int, nargs=2, default=(64, 64),
                         metavar=('HEIGHT', 'WIDTH'))
+    parser.add_argument('--push-yaw-offsets-rad', type=float, nargs='+', metavar='RAD',
+                        help='print only push_block success of the expert holding its '
+                        'fingers this far from across the push, with and without '
+                        're-approaches')
     args = parser.parse_args(argv)
+    if args.push_yaw_offsets_rad:
+        _print_push_yaw_tolerance(args.arms, range(args.seeds), args.push_yaw_offsets_rad)
+        return 0
     cost_rows, success_rows = [], []
     for arm in args.arms:
         with ArmSim(arm, image_size=tuple(args.image_size)) as sim:
@@ -128,6 +159,18 @@ def main(argv=None) -> int:
     print('\narm    task          episodes expert_success mean_steps s/episode random_success')
     print('\n'.join(success_rows))
     return 0
+
+
+def _print_push_yaw_tolerance(arms, seeds, offsets_rad) -> None:
+    """Print push_block success per arm and yaw offset, with and without re-approaches."""
+    print('arm    yaw_offset_rad episodes success_with_retreats success_without')
+    for arm in arms:
+        with ArmSim(arm) as sim:
+            for offset in offsets_rad:
+                rates = [measure_push_yaw_tolerance(sim, seeds, offset, retreats)
+                         for retreats in (True, False)]
+                print(f'{arm:6s} {offset:14.2f} {rates[0].episodes:8d} '
+                      f'{rates[0].success_rate:21.3f} {rates[1].success_rate:15.3f}')
 
 
 if __name__ == '__main__':

@@ -620,19 +620,20 @@ class PressExpert(WaypointExpert):
         ]
 
 
-def push_yaw(direction) -> float:
+def push_yaw(direction, offset_rad: float = 0.0) -> float:
     """Return the tool yaw that lines the fingers up across a push direction.
 
     Args:
         direction: (2,) or (3,) push direction in the world xy plane (z ignored).
+        offset_rad: turn the fingers this far from across the direction.
 
     Returns:
-        Yaw in [-pi/2, pi/2): the tool x axis along the direction, so the fingers, which
-        close along the tool y axis, sit side by side across it; the hand is symmetric under
-        a half turn.
+        Yaw in [-pi/2, pi/2): the tool x axis along the direction (turned by offset_rad),
+        so the fingers, which close along the tool y axis, sit side by side across it; the
+        hand is symmetric under a half turn.
 
     """
-    yaw = np.arctan2(direction[1], direction[0])
+    yaw = np.arctan2(direction[1], direction[0]) + offset_rad
     return float(np.mod(yaw + np.pi / 2, np.pi) - np.pi / 2)
 
 
@@ -658,6 +659,23 @@ class PushExpert(ScriptedExpert):
     max_lateral_offset_m = 0.015
     goal_tolerance_m = 0.01
 
+    def __init__(self, config: ExpertConfig = ExpertConfig(), yaw_offset_rad: float = 0.0,
+                 retreats: bool = True):
+        """Create the expert.
+
+        Args:
+            config: motion limits and tolerances.
+            yaw_offset_rad: hold the fingers this far from across the line: how precisely
+                a policy must turn the hand (``python -m gato_ros.sim.benchmark
+                --push-yaw-offsets-rad``; docs/sim.md).
+            retreats: rise and approach again when the fingers slip off the line; False
+                pushes on, as a policy that never learned to recover does.
+
+        """
+        super().__init__(config)
+        self.yaw_offset_rad = yaw_offset_rad
+        self.retreats = retreats
+
     def start(self, sim) -> None:
         """Begin by approaching the block.
 
@@ -676,7 +694,7 @@ class PushExpert(ScriptedExpert):
 
         """
         to_goal = sim.body_position('zone')[:2] - sim.body_position('block')[:2]
-        return push_yaw(to_goal)
+        return push_yaw(to_goal, self.yaw_offset_rad)
 
     def held_yaw(self, sim) -> float:
         """Return the yaw across the line while approaching, then the yaw set in the air.
@@ -703,7 +721,7 @@ class PushExpert(ScriptedExpert):
         if self._phase == 'approach':
             target = behind + [0.0, 0.0, self.config.hover_height_m]
             # Set in the air only: turning the hand while it pushes would sweep the block.
-            self._yaw_rad = push_yaw(direction)
+            self._yaw_rad = push_yaw(direction, self.yaw_offset_rad)
         elif self._phase == 'descend':
             target = np.append(behind[:2], self.push_height_m)
         elif self._phase == 'retreat':
@@ -725,7 +743,7 @@ class PushExpert(ScriptedExpert):
             return 'push'
         if self._phase == 'retreat' and reached:
             return 'approach'
-        if self._phase == 'push':
+        if self._phase == 'push' and self.retreats:
             offset = (tcp - block)[:2]
             lateral = abs(offset[0] * direction[1] - offset[1] * direction[0])
             if lateral > self.max_lateral_offset_m or np.dot(offset, direction[:2]) > 0.0:

@@ -1,6 +1,7 @@
 """Tests of gato_ros.sim.benchmark: the measurements behind docs/sim.md."""
 
-from gato_ros.sim.benchmark import main, measure_costs, measure_success
+from gato_ros.sim.benchmark import (main, measure_costs, measure_push_yaw_tolerance,
+                                    measure_success)
 from gato_ros.sim.experts import make_expert
 from gato_ros.sim.scene import ArmSim
 import pytest
@@ -40,3 +41,22 @@ def test_main_prints_both_tables(capsys):
     assert len(rows) == 2
     assert rows[1][2:4] == ['1', '1.000']
     assert float(rows[1][-1]) in (0.0, 1.0)
+
+
+def test_measure_push_yaw_tolerance_runs_the_turned_push_expert(sim):
+    """Fingers across the push solve seed 0; 0.6 rad off without re-approaches does not."""
+    across = measure_push_yaw_tolerance(sim, range(1), 0.0, retreats=False)
+    turned = measure_push_yaw_tolerance(sim, range(1), 0.6, retreats=False)
+    assert (across.task, across.episodes, across.success_rate) == ('push_block', 1, 1.0)
+    assert turned.success_rate == 0.0
+    assert turned.mean_steps > across.mean_steps
+
+
+def test_main_prints_the_push_yaw_tolerance_table_alone(capsys):
+    """With offsets the command prints one row per arm and offset, and no other table."""
+    assert main(['--arms', 'ur5e', '--seeds', '1', '--push-yaw-offsets-rad', '0', '0.6']) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ['arm', 'yaw_offset_rad', 'episodes', 'success_with_retreats',
+                                'success_without']
+    assert [line.split() for line in lines[1:]] == [
+        ['ur5e', '0.00', '1', '1.000', '1.000'], ['ur5e', '0.60', '1', '1.000', '0.000']]

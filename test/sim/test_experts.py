@@ -2,7 +2,8 @@
 
 from gato_ros.sim.arms import list_arms
 from gato_ros.sim.experts import (action_targets, apply_action, ExpertConfig, grasp_yaw,
-                                  joint_action, make_expert, push_yaw, rotation_error,
+                                  joint_action, make_expert, push_yaw, PushExpert,
+                                  rotation_error,
                                   tool_twist, top_down_rotation, twist_joint_deltas)
 from gato_ros.sim.rollout import run_episode
 from gato_ros.sim.scene import ArmSim
@@ -103,6 +104,51 @@ def test_push_yaw_points_the_tool_x_axis_along_the_push():
     for direction, expected in [((1.0, 0.0), 0.0), ((0.0, 1.0), -np.pi / 2),
                                 ((-1.0, -1.0), np.pi / 4), ((-1.0, 0.2, 0.0), -0.1974)]:
         assert push_yaw(np.array(direction)) == pytest.approx(expected, abs=1e-4)
+
+
+def test_push_yaw_turns_by_the_offset_and_folds_by_half_turns():
+    """An offset adds to the direction's yaw; the sum is folded into [-pi/2, pi/2)."""
+    assert push_yaw(np.array((1.0, 0.0)), 0.5) == pytest.approx(0.5)
+    assert push_yaw(np.array((1.0, 0.0)), 2.0) == pytest.approx(2.0 - np.pi)
+    assert push_yaw(np.array((0.0, 1.0)), -0.3) == pytest.approx(np.pi / 2 - 0.3)
+
+
+def test_push_expert_turns_to_its_yaw_offset(sim):
+    """With an offset the expert's target yaw, and the yaw it settles at, move by it."""
+    sim.reset('push_block', 3)
+    across = make_expert('push_block').target_yaw(sim)
+    expert = PushExpert(yaw_offset_rad=0.6)
+    target = expert.target_yaw(sim)
+    assert np.angle(np.exp(2j * (target - across - 0.6))) == pytest.approx(0.0, abs=1e-6)
+    for _ in range(10):  # turned within 3 steps; later it re-approaches from a new side
+        apply_action(sim, expert.act(sim), 0.1)
+    rotation = sim.tcp_rotation()
+    settled = np.arctan2(rotation[1, 0], rotation[0, 0])
+    assert np.angle(np.exp(1j * (settled - target))) == pytest.approx(0.0, abs=0.03)
+
+
+def _push_heights(sim, expert, seed):
+    """Return the tool heights (m) of one push episode, and whether it succeeded."""
+    heights = []
+
+    def act(observation, sim):
+        heights.append(sim.tcp_position()[2])
+        return expert(observation, sim)
+
+    result = run_episode(sim, act, 'push_block', seed, include_images=False)
+    return np.array(heights), result.success
+
+
+def test_push_expert_recovers_from_a_turned_hand_only_when_it_retreats(sim):
+    """Fingers 0.6 rad off lose the block; re-approaching wins it back, pushing on does not."""
+    low = 0.03
+    for retreats, rises, succeeds in ((True, True, True), (False, False, False)):
+        heights, success = _push_heights(
+            sim, PushExpert(yaw_offset_rad=0.6, retreats=retreats), 0)
+        first_low = np.argmax(heights < low)
+        assert heights[first_low] < low
+        assert (heights[first_low:].max() > 0.05) == rises
+        assert success == succeeds
 
 
 def test_push_expert_pushes_with_part_open_fingers_across_the_push(sim):
