@@ -658,6 +658,10 @@ class PushExpert(ScriptedExpert):
     push_through_m = 0.03
     max_lateral_offset_m = 0.015
     goal_tolerance_m = 0.01
+    # Fingers further than this from across the line lose the block (docs/sim.md).
+    max_push_yaw_error_rad = 0.2
+    # Height above the block's top at which the hand may move across it.
+    block_clearance_m = 0.02
 
     def __init__(self, config: ExpertConfig = ExpertConfig(), yaw_offset_rad: float = 0.0,
                  retreats: bool = True):
@@ -718,6 +722,7 @@ class PushExpert(ScriptedExpert):
         direction = np.append(to_goal / max(distance, 1e-9), 0.0)
         behind = block - direction * self.behind_m
         tcp = sim.tcp_position()
+        self._phase = self._phase_of_state(sim, tcp, block, direction)
         if self._phase == 'approach':
             target = behind + [0.0, 0.0, self.config.hover_height_m]
             # Set in the air only: turning the hand while it pushes would sweep the block.
@@ -734,6 +739,38 @@ class PushExpert(ScriptedExpert):
         self._phase = self._next_phase(tcp, target, block, direction)
         return self.move(sim, target, self._yaw_rad, self.push_opening)
 
+    def _phase_of_state(self, sim, tcp, block, direction) -> str:
+        """Return the phase for a hand this expert may not have moved itself.
+
+        A policy's hand, labelled in DAgger, rarely meets the waypoints that advance the
+        phases, and a label that kept approaching then told it to rise from every push.
+        Driving alone the expert never meets these states, so its own episodes do not change.
+        """
+        lateral, along = _line_offsets(tcp, block, direction)
+        down = tcp[2] < self.push_height_m + 0.01
+        above_block = tcp[2] > 2 * BLOCK_HALF_SIZE_M + self.block_clearance_m
+        if self._phase == 'push':
+            if above_block:
+                return 'approach'
+            squared = self._squared(sim, self._yaw_rad)
+            return 'push' if squared or not self.retreats else 'retreat'
+        if self._phase not in ('approach', 'descend'):
+            return self._phase
+        on_line = lateral <= self.max_lateral_offset_m and self._squared(
+            sim, push_yaw(direction, self.yaw_offset_rad))
+        if on_line and down and -(self.behind_m - self.config.tolerance_m) < along < 0.0:
+            return 'push'
+        if (self._phase == 'approach' and not above_block) or (
+                self._phase == 'descend' and down and not on_line):
+            return 'retreat'
+        return self._phase
+
+    def _squared(self, sim, yaw_rad) -> bool:
+        """Return whether the hand is within max_push_yaw_error_rad of yaw_rad (half turns)."""
+        rotation = sim.tcp_rotation()
+        error = np.angle(np.exp(2j * (np.arctan2(rotation[1, 0], rotation[0, 0]) - yaw_rad)))
+        return abs(error) / 2 < self.max_push_yaw_error_rad
+
     def _next_phase(self, tcp, target, block, direction) -> str:
         """Return the phase for the next step."""
         reached = np.linalg.norm(target - tcp) < self.config.tolerance_m
@@ -744,11 +781,17 @@ class PushExpert(ScriptedExpert):
         if self._phase == 'retreat' and reached:
             return 'approach'
         if self._phase == 'push' and self.retreats:
-            offset = (tcp - block)[:2]
-            lateral = abs(offset[0] * direction[1] - offset[1] * direction[0])
-            if lateral > self.max_lateral_offset_m or np.dot(offset, direction[:2]) > 0.0:
+            lateral, along = _line_offsets(tcp, block, direction)
+            if lateral > self.max_lateral_offset_m or along > 0.0:
                 return 'retreat'
         return self._phase
+
+
+def _line_offsets(tcp, block, direction):
+    """Return the hand's distance from the push line through the block, and along it (m)."""
+    offset = (tcp - block)[:2]
+    return (abs(offset[0] * direction[1] - offset[1] * direction[0]),
+            float(np.dot(offset, direction[:2])))
 
 
 _EXPERTS = {

@@ -151,6 +151,26 @@ def test_push_expert_recovers_from_a_turned_hand_only_when_it_retreats(sim):
         assert success == succeeds
 
 
+def _push_labels(sim, driver, seed, steps=40):
+    """Return (tool height (m), label's vertical speed (m/s)) of each step another drives."""
+    sim.reset('push_block', seed)
+    labeller = PushExpert(ExpertConfig(action_space='twist'))
+    rows = []
+    while len(rows) < steps and not sim.success():
+        rows.append((sim.tcp_position()[2], labeller.act(sim)[2]))
+        apply_action(sim, driver.act(sim), 0.1)
+    return np.array(rows)
+
+
+def test_push_expert_labels_the_phase_of_a_hand_it_did_not_move(sim):
+    """Labels in DAgger follow the state: push on with a squared hand, rise from a turned one."""
+    squared = _push_labels(sim, PushExpert(retreats=False), 0)
+    pushing = squared[squared[:, 0] < 0.02]
+    assert len(pushing) > 5 and np.all(np.abs(pushing[:, 1]) < 0.03)
+    turned = _push_labels(sim, PushExpert(yaw_offset_rad=0.6, retreats=False), 0)
+    assert np.all(turned[turned[:, 0] < 0.02, 1] > 0.25)
+
+
 def test_push_expert_pushes_with_part_open_fingers_across_the_push(sim):
     """Once the block moves, the fingers are part-open and side by side across its path."""
     sim.reset('push_block', 0)
