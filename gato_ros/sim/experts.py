@@ -658,8 +658,6 @@ class PushExpert(ScriptedExpert):
     push_through_m = 0.03
     max_lateral_offset_m = 0.015
     goal_tolerance_m = 0.01
-    # Fingers further than this from across the line lose the block (docs/sim.md).
-    max_push_yaw_error_rad = 0.2
     # Height above the block's top at which the hand may move across it.
     block_clearance_m = 0.02
 
@@ -742,34 +740,30 @@ class PushExpert(ScriptedExpert):
     def _phase_of_state(self, sim, tcp, block, direction) -> str:
         """Return the phase for a hand this expert may not have moved itself.
 
-        A policy's hand, labelled in DAgger, rarely meets the waypoints that advance the
-        phases, and a label that kept approaching then told it to rise from every push.
+        Below the block's top, a hand off the line or beside the block rises to approach
+        again, one down on the line close behind the block pushes on at the yaw it has, and
+        one on the line further back descends there; a hand lifted off a push approaches
+        again. A policy's hand, labelled in DAgger, rarely meets the waypoints that advance
+        the phases, and labels that kept approaching told it to rise from every push.
         Driving alone the expert never meets these states, so its own episodes do not change.
         """
         lateral, along = _line_offsets(tcp, block, direction)
-        down = tcp[2] < self.push_height_m + 0.01
         above_block = tcp[2] > 2 * BLOCK_HALF_SIZE_M + self.block_clearance_m
         if self._phase == 'push':
-            if above_block:
-                return 'approach'
-            squared = self._squared(sim, self._yaw_rad)
-            return 'push' if squared or not self.retreats else 'retreat'
-        if self._phase not in ('approach', 'descend'):
+            return 'approach' if above_block else 'push'
+        if self._phase not in ('approach', 'descend') or above_block:
             return self._phase
-        on_line = lateral <= self.max_lateral_offset_m and self._squared(
-            sim, push_yaw(direction, self.yaw_offset_rad))
-        if on_line and down and -(self.behind_m - self.config.tolerance_m) < along < 0.0:
-            return 'push'
-        if (self._phase == 'approach' and not above_block) or (
-                self._phase == 'descend' and down and not on_line):
+        if lateral > self.max_lateral_offset_m or along >= 0.0:
             return 'retreat'
-        return self._phase
-
-    def _squared(self, sim, yaw_rad) -> bool:
-        """Return whether the hand is within max_push_yaw_error_rad of yaw_rad (half turns)."""
-        rotation = sim.tcp_rotation()
-        error = np.angle(np.exp(2j * (np.arctan2(rotation[1, 0], rotation[0, 0]) - yaw_rad)))
-        return abs(error) / 2 < self.max_push_yaw_error_rad
+        if (tcp[2] < self.push_height_m + 0.01
+                and along > -(self.behind_m - self.config.tolerance_m)):
+            # Push on at the yaw the hand has: turning it against the block would sweep it.
+            rotation = sim.tcp_rotation()
+            self._yaw_rad = float(np.arctan2(rotation[1, 0], rotation[0, 0]))
+            return 'push'
+        if self._phase == 'approach':
+            self._yaw_rad = push_yaw(direction, self.yaw_offset_rad)  # as approach sets it
+        return 'descend'
 
     def _next_phase(self, tcp, target, block, direction) -> str:
         """Return the phase for the next step."""

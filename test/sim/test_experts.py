@@ -152,23 +152,48 @@ def test_push_expert_recovers_from_a_turned_hand_only_when_it_retreats(sim):
 
 
 def _push_labels(sim, driver, seed, steps=40):
-    """Return (tool height (m), label's vertical speed (m/s)) of each step another drives."""
+    """Return (tool height (m), label's vertical speed (m/s), label's yaw rate (rad/s)) rows.
+
+    One row a step while ``driver`` moves the arm and a fresh expert labels its states.
+    """
     sim.reset('push_block', seed)
     labeller = PushExpert(ExpertConfig(action_space='twist'))
     rows = []
     while len(rows) < steps and not sim.success():
-        rows.append((sim.tcp_position()[2], labeller.act(sim)[2]))
+        label = labeller.act(sim)
+        rows.append((sim.tcp_position()[2], label[2], label[5]))
         apply_action(sim, driver.act(sim), 0.1)
     return np.array(rows)
 
 
 def test_push_expert_labels_the_phase_of_a_hand_it_did_not_move(sim):
-    """Labels in DAgger follow the state: push on with a squared hand, rise from a turned one."""
+    """Labels in DAgger follow the state: push on while on the line, rise once off it."""
     squared = _push_labels(sim, PushExpert(retreats=False), 0)
     pushing = squared[squared[:, 0] < 0.02]
     assert len(pushing) > 5 and np.all(np.abs(pushing[:, 1]) < 0.03)
     turned = _push_labels(sim, PushExpert(yaw_offset_rad=0.6, retreats=False), 0)
-    assert np.all(turned[turned[:, 0] < 0.02, 1] > 0.25)
+    low = turned[turned[:, 0] < 0.02]
+    rising = np.nonzero(low[:, 1] > 0.25)[0]
+    assert len(rising) > 0 and rising[0] > 0
+    assert np.all(np.abs(low[:rising[0], 1]) < 0.03)  # pushing on until the block slips
+
+
+def test_push_expert_pushes_on_at_the_yaw_of_a_hand_it_finds_on_the_line(sim):
+    """A turned hand found pushing on the line is labelled to push on, without turning."""
+    sim.reset('push_block', 0)
+    driver = PushExpert(yaw_offset_rad=0.6, retreats=False)
+    block = sim.body_position('block')
+    direction = sim.body_position('zone')[:2] - block[:2]
+    direction /= np.linalg.norm(direction)
+    for _ in range(40):
+        apply_action(sim, driver.act(sim), 0.1)
+        along = (sim.tcp_position()[:2] - sim.body_position('block')[:2]) @ direction
+        if sim.tcp_position()[2] < 0.02 and along > -0.045:
+            break
+    assert sim.tcp_position()[2] < 0.02 and along > -0.045
+    label = PushExpert(ExpertConfig(action_space='twist')).act(sim)  # a fresh labeller
+    assert abs(label[5]) < 0.1 and abs(label[2]) < 0.03
+    assert label[:2] @ direction > 0.05
 
 
 def test_push_expert_pushes_with_part_open_fingers_across_the_push(sim):
