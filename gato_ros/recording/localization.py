@@ -34,7 +34,7 @@ from pathlib import Path
 
 from gato_ros.data import Episode, episode_task_name
 from gato_ros.recording.sim_demos import check_collection, policy_observation
-from gato_ros.sim.experts import ExpertConfig, make_expert
+from gato_ros.sim.experts import ExpertConfig, make_expert, rotation_yaw
 from gato_ros.sim.rollout import run_episode
 from gato_ros.sim.scene import ArmSim, SceneConfig
 import numpy as np
@@ -124,9 +124,7 @@ def expert_turn(sim, expert):
         np.ndarray: (1,) the yaw the expert is turning to minus the tool's yaw, wrapped into
         (-pi, pi], in rad: the rotation the expert's controller makes, the short way round.
     """
-    rotation = sim.tcp_rotation()
-    tool_yaw = np.arctan2(rotation[1, 0], rotation[0, 0])
-    turn = expert.current_yaw(sim) - tool_yaw
+    turn = expert.current_yaw(sim) - rotation_yaw(sim.tcp_rotation())
     return np.array([np.pi - np.mod(np.pi - turn, 2.0 * np.pi)])
 
 

@@ -183,6 +183,11 @@ def rotation_error(current: np.ndarray, target: np.ndarray) -> np.ndarray:
     return 0.5 * np.sum(np.cross(current.T, target.T), axis=0)
 
 
+def rotation_yaw(rotation) -> float:
+    """Return the yaw about world z of a (3, 3) rotation matrix's x axis (rad, in (-pi, pi])."""
+    return float(np.arctan2(rotation[1, 0], rotation[0, 0]))
+
+
 def grasp_yaw(sim, body: str) -> float:
     """Return the tool yaw that closes the fingers across a block's faces, nearest to zero.
 
@@ -194,8 +199,7 @@ def grasp_yaw(sim, body: str) -> float:
         Yaw in (-pi/4, pi/4]; a cube looks the same every quarter turn.
 
     """
-    rotation = sim.body_rotation(body)
-    yaw = np.arctan2(rotation[1, 0], rotation[0, 0])
+    yaw = rotation_yaw(sim.body_rotation(body))
     return float(np.pi / 4 - np.mod(np.pi / 4 - yaw, np.pi / 2))
 
 
@@ -758,8 +762,7 @@ class PushExpert(ScriptedExpert):
         if (tcp[2] < self.push_height_m + 0.01
                 and along > -(self.behind_m - self.config.tolerance_m)):
             # Push on at the yaw the hand has: turning it against the block would sweep it.
-            rotation = sim.tcp_rotation()
-            self._yaw_rad = float(np.arctan2(rotation[1, 0], rotation[0, 0]))
+            self._yaw_rad = rotation_yaw(sim.tcp_rotation())
             return 'push'
         if self._phase == 'approach':
             self._yaw_rad = push_yaw(direction, self.yaw_offset_rad)  # as approach sets it
