@@ -22,7 +22,8 @@ curriculum"; :mod:`gato_ros.recording.localization`)::
 ``--localization-label turn`` labels each scene with how far the task's expert turns the tool
 about the vertical first (rad), the push direction the policy must read (docs/training.md,
 "Session 25"). ``--localization-expert-steps N`` takes each scene after the expert has acted up
-to N steps, so that a turn label is the turn still to make ("Session 26").
+to N steps, so that a turn label is the turn still to make ("Session 26"). ``--push-turn left``
+makes the push expert always turn its fingers counterclockwise ("Session 28").
 """
 
 from gato_ros.policy import ACTION_DECODINGS
@@ -30,7 +31,7 @@ from gato_ros.recording.localization import (collect_localization_scenes, LABELS
                                              LocalizationConfig)
 from gato_ros.recording.sim_demos import collect_demonstrations, DemoConfig
 from gato_ros.sim.arms import list_arms
-from gato_ros.sim.experts import ACTION_SPACES
+from gato_ros.sim.experts import ACTION_SPACES, ExpertConfig, PUSH_TURNS
 from gato_ros.sim.scene import SceneConfig
 from gato_ros.sim.tasks import list_tasks
 
@@ -65,6 +66,10 @@ def add_arguments(parser):
     parser.add_argument('--action-decoding', choices=ACTION_DECODINGS, default='mode',
                         help="the checkpoint's choice of continuous action tokens")
     add_demonstration_arguments(parser)
+    parser.add_argument('--push-turn', choices=PUSH_TURNS, default=ExpertConfig.push_turn,
+                        help='how the push expert turns its fingers across the push: to the '
+                        'yaw in [-pi/2, pi/2) (the shipped data), or counterclockwise to the '
+                        'next (docs/sim.md)')
     parser.add_argument('--localization', action='store_true',
                         help='write one-timestep start scenes labelled with the offset from '
                         'the tool to the instructed object (x5, m), --episodes per task, '
@@ -123,7 +128,8 @@ def _collect_scenes(args):
                                 scenes_per_task=args.episodes, first_seed=args.first_seed,
                                 start_noise_rad=args.start_noise,
                                 label=args.localization_label,
-                                expert_steps=args.localization_expert_steps)
+                                expert_steps=args.localization_expert_steps,
+                                push_turn=args.push_turn)
     for task, count in collect_localization_scenes(config, args.out).items():
         print(f'{args.arm}/{task}: {count} localization scenes ({config.label})')
     return 0
@@ -144,7 +150,8 @@ def _collect_episodes(args):
                         start_noise_rad=args.start_noise,
                         policy_checkpoint=args.policy_checkpoint,
                         action_decoding=args.action_decoding,
-                        action_space=args.action_space, wrist_camera=args.wrist_camera)
+                        action_space=args.action_space, wrist_camera=args.wrist_camera,
+                        push_turn=args.push_turn)
     counts = collect_demonstrations(config, args.out)
     failures = ('policy failures kept' if args.policy_checkpoint
                 else 'expert failures skipped')

@@ -66,6 +66,7 @@ class LocalizationConfig:
         expert_steps: take each scene after the task's twist expert has acted a number of
             control steps drawn uniformly from [0, expert_steps] by the scene's seed (0: start
             scenes).
+        push_turn: how the push expert turns its fingers across the push (``ExpertConfig``).
     """
 
     arm: str
@@ -77,6 +78,7 @@ class LocalizationConfig:
     start_noise_rad: float = SceneConfig.home_noise_rad
     label: str = 'offset'
     expert_steps: int = 0
+    push_turn: str = ExpertConfig.push_turn
 
     def __post_init__(self):
         if self.label not in LABELS:
@@ -163,7 +165,7 @@ def scene_episode(sim, task, seed, config):
         Episode: image (1, H, W, 3) uint8, joints (1, J) float32, action (1, 3) float32 (the
         offset) or (1, 1) (the turn).
     """
-    expert = make_expert(task, ExpertConfig(action_space='twist'))
+    expert = make_expert(task, ExpertConfig(action_space='twist', push_turn=config.push_turn))
     steps = expert_steps_of(seed, config.expert_steps)
     if steps:
         run_episode(sim, expert, task, seed, max_steps=steps, include_images=False,

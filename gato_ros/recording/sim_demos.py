@@ -59,6 +59,7 @@ class DemoConfig:
         wrist_camera: also record the wrist camera's image (``image_wrist``, as the ROS
             graph's ``image_observer_wrist`` makes it). A policy checkpoint that reads one
             gets it whatever this says.
+        push_turn: how the push expert turns its fingers across the push (``ExpertConfig``).
     """
 
     arm: str
@@ -75,6 +76,7 @@ class DemoConfig:
     start_noise_rad: float = SceneConfig.home_noise_rad
     action_space: str = 'joint'
     wrist_camera: bool = False
+    push_turn: str = ExpertConfig.push_turn
 
     def task_name(self, task):
         """Return the episode task name of a simulator task (see ``episode_task_name``)."""
@@ -294,7 +296,8 @@ def collect_demonstrations(config, out_dir, progress=True):
         if policy is not None:
             policy.task_spec(config.task_name(task))
         expert = make_expert(task, ExpertConfig(control_rate_hz=config.control_rate_hz,
-                                                action_space=config.action_space))
+                                                action_space=config.action_space,
+                                                push_turn=config.push_turn))
         kept, seed = 0, config.first_seed
         counts[task] = {'kept': 0, 'failed': 0}
         cosines = []

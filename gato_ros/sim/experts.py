@@ -27,6 +27,9 @@ import numpy as np
 GRIPPER_OPEN = 1.0
 GRIPPER_CLOSED = 0.0
 ACTION_SPACES = ('joint', 'twist')
+# How the push expert picks between the two yaws that put its fingers across the push (see
+# push_yaw): 'folded' the one in [-pi/2, pi/2), 'left' the next counterclockwise.
+PUSH_TURNS = ('folded', 'left')
 
 
 def check_action_space(action_space: str) -> None:
@@ -130,6 +133,8 @@ class ExpertConfig:
     control_rate_hz must be the rate the expert is run at: it sets how far one action moves.
     action_space (one of :data:`ACTION_SPACES`) is what the expert's actions hold: joint deltas
     or the tool's twist; ik_damping and nullspace_gain also turn twists into joint deltas.
+    push_turn (one of :data:`PUSH_TURNS`) is how the push expert turns its fingers across the
+    push (see :func:`push_yaw`).
     """
 
     control_rate_hz: float = 10.0
@@ -144,15 +149,19 @@ class ExpertConfig:
     fine_tolerance_m: float = 0.004
     gripper_settle_steps: int = 4
     waypoint_timeout_steps: int = 40
+    push_turn: str = 'folded'
 
     def __post_init__(self):
-        """Check the action space.
+        """Check the action space and the push turn.
 
         Raises:
-            ValueError: if it is not one of :data:`ACTION_SPACES`.
+            ValueError: if either is not one of its names (:data:`ACTION_SPACES`,
+                :data:`PUSH_TURNS`).
 
         """
         check_action_space(self.action_space)
+        if self.push_turn not in PUSH_TURNS:
+            raise ValueError(f'push_turn must be one of {PUSH_TURNS}, got {self.push_turn!r}')
 
 
 def top_down_rotation(yaw_rad: float) -> np.ndarray:
@@ -624,21 +633,38 @@ class PressExpert(WaypointExpert):
         ]
 
 
-def push_yaw(direction, offset_rad: float = 0.0) -> float:
+# Turning left, a hand up to this far past the push yaw turns back, further past it turns on.
+PUSH_TURN_BACK_RAD = 0.15
+
+
+def push_yaw(direction, tool_yaw_rad: float, offset_rad: float = 0.0,
+             turn: str = 'folded') -> float:
     """Return the tool yaw that lines the fingers up across a push direction.
+
+    The hand is symmetric under a half turn, so two yaws line it up. ``'folded'`` returns the
+    one in [-pi/2, pi/2): from the home yaw (0) the shorter turn, whose direction flips
+    between scenes that look almost the same where the two are equally far; a policy unsure
+    of the side averages the two directions into no turn at all (docs/sim.md). ``'left'``
+    returns the one reached turning counterclockwise (about world +z) from the tool, less
+    than a half turn away, unless the tool is at most PUSH_TURN_BACK_RAD past one: the first
+    turn then runs the same way in almost every scene, and only where it stops differs.
 
     Args:
         direction: (2,) or (3,) push direction in the world xy plane (z ignored).
+        tool_yaw_rad: the tool's yaw now (see rotation_yaw); read by ``'left'`` only.
         offset_rad: turn the fingers this far from across the direction.
+        turn: one of :data:`PUSH_TURNS`.
 
     Returns:
-        Yaw in [-pi/2, pi/2): the tool x axis along the direction (turned by offset_rad),
-        so the fingers, which close along the tool y axis, sit side by side across it; the
-        hand is symmetric under a half turn.
+        Yaw in rad: the tool x axis along the direction (turned by offset_rad), so the
+        fingers, which close along the tool y axis, sit side by side across it.
 
     """
-    yaw = np.arctan2(direction[1], direction[0]) + offset_rad
-    return float(np.mod(yaw + np.pi / 2, np.pi) - np.pi / 2)
+    across = np.arctan2(direction[1], direction[0]) + offset_rad
+    if turn == 'folded':
+        return float(np.mod(across + np.pi / 2, np.pi) - np.pi / 2)
+    left_turn = np.mod(across - tool_yaw_rad + PUSH_TURN_BACK_RAD, np.pi) - PUSH_TURN_BACK_RAD
+    return float(tool_yaw_rad + left_turn)
 
 
 class PushExpert(ScriptedExpert):
@@ -700,7 +726,8 @@ class PushExpert(ScriptedExpert):
 
         """
         to_goal = sim.body_position('zone')[:2] - sim.body_position('block')[:2]
-        return push_yaw(to_goal, self.yaw_offset_rad)
+        return push_yaw(to_goal, rotation_yaw(sim.tcp_rotation()), self.yaw_offset_rad,
+                        self.config.push_turn)
 
     def held_yaw(self, sim) -> float:
         """Return the yaw across the line while approaching, then the yaw set in the air.
@@ -728,7 +755,7 @@ class PushExpert(ScriptedExpert):
         if self._phase == 'approach':
             target = behind + [0.0, 0.0, self.config.hover_height_m]
             # Set in the air only: turning the hand while it pushes would sweep the block.
-            self._yaw_rad = push_yaw(direction, self.yaw_offset_rad)
+            self._yaw_rad = self.target_yaw(sim)
         elif self._phase == 'descend':
             target = np.append(behind[:2], self.push_height_m)
         elif self._phase == 'retreat':
@@ -765,7 +792,7 @@ class PushExpert(ScriptedExpert):
             self._yaw_rad = rotation_yaw(sim.tcp_rotation())
             return 'push'
         if self._phase == 'approach':
-            self._yaw_rad = push_yaw(direction, self.yaw_offset_rad)  # as approach sets it
+            self._yaw_rad = self.target_yaw(sim)  # as approach sets it
         return 'descend'
 
     def _next_phase(self, tcp, target, block, direction) -> str:

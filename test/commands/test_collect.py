@@ -50,3 +50,15 @@ def test_correlated_noise_carries_the_arm_further_off_than_white_noise(tmp_path,
                  '--action-noise-correlation-s', '1.0', '--out', str(tmp_path / 'bad')]) == 2
     assert 'give --action-noise too' in capsys.readouterr().out
     assert not (tmp_path / 'bad').exists()
+
+
+def test_push_turn_left_records_the_push_expert_turning_counterclockwise(tmp_path, capsys):
+    """--push-turn left: where the folded yaw turns the hand clockwise first, it turns left."""
+    first_yaw_rates = {}
+    for turn in ('folded', 'left'):
+        out = tmp_path / turn
+        assert main(['collect', '--arm', 'ur5e', '--tasks', 'push_block', '--episodes', '1',
+                     '--first-seed', '3', '--action-space', 'twist', '--push-turn', turn,
+                     '--out', str(out)]) == 0
+        first_yaw_rates[turn] = Episode.load(next(out.glob('*.npz'))).actions[0, 5]
+    assert first_yaw_rates['folded'] < -1.5 and first_yaw_rates['left'] > 1.5

@@ -103,6 +103,20 @@ def test_the_turn_label_is_how_far_the_expert_then_turns_the_tool(tmp_path):
     assert max(abs(turn) for turn in pushes) > 0.3  # the push expert really turns
 
 
+def test_turning_left_the_push_turn_label_is_the_counterclockwise_turn(tmp_path):
+    """Turning left, the label is the folded turn, plus a half turn where that is negative."""
+    labels = {}
+    for turn in ('folded', 'left'):
+        config = LocalizationConfig(arm='ur5e', tasks=('push_block',), scenes_per_task=4,
+                                    first_seed=2, label='turn', push_turn=turn)
+        collect_localization_scenes(config, tmp_path / turn, progress=False)
+        labels[turn] = np.array([scene.actions[0, 0] for scene in _load(tmp_path / turn)])
+    assert labels['folded'].min() < -0.5  # seeds 2-5 turn clockwise, folded
+    np.testing.assert_allclose(labels['left'], np.where(labels['folded'] < -0.15,
+                                                        labels['folded'] + np.pi,
+                                                        labels['folded']), atol=1e-5)
+
+
 def test_expert_steps_take_scenes_part_way_labelled_with_the_turn_still_to_make(tmp_path):
     """After k expert steps (k from the seed) the label is the turn the expert then makes."""
     tasks = ('push_block', 'stack_blocks')

@@ -2,8 +2,8 @@
 
 from gato_ros.sim.arms import list_arms
 from gato_ros.sim.experts import (action_targets, apply_action, ExpertConfig, grasp_yaw,
-                                  joint_action, make_expert, push_yaw, PushExpert,
-                                  rotation_error,
+                                  joint_action, make_expert, PUSH_TURN_BACK_RAD, push_yaw,
+                                  PushExpert, rotation_error,
                                   tool_twist, top_down_rotation, twist_joint_deltas)
 from gato_ros.sim.rollout import run_episode
 from gato_ros.sim.scene import ArmSim
@@ -100,17 +100,61 @@ def test_grasp_yaw_is_the_nearest_quarter_turn_equivalent(sim):
 
 
 def test_push_yaw_points_the_tool_x_axis_along_the_push():
-    """The yaw is the direction's, folded by half turns into [-pi/2, pi/2)."""
+    """Folded, the yaw is the direction's, folded by half turns into [-pi/2, pi/2)."""
     for direction, expected in [((1.0, 0.0), 0.0), ((0.0, 1.0), -np.pi / 2),
                                 ((-1.0, -1.0), np.pi / 4), ((-1.0, 0.2, 0.0), -0.1974)]:
-        assert push_yaw(np.array(direction)) == pytest.approx(expected, abs=1e-4)
+        for tool_yaw in (0.0, 1.0):  # the tool's yaw does not matter
+            assert push_yaw(np.array(direction), tool_yaw) == pytest.approx(expected, abs=1e-4)
 
 
 def test_push_yaw_turns_by_the_offset_and_folds_by_half_turns():
     """An offset adds to the direction's yaw; the sum is folded into [-pi/2, pi/2)."""
-    assert push_yaw(np.array((1.0, 0.0)), 0.5) == pytest.approx(0.5)
-    assert push_yaw(np.array((1.0, 0.0)), 2.0) == pytest.approx(2.0 - np.pi)
-    assert push_yaw(np.array((0.0, 1.0)), -0.3) == pytest.approx(np.pi / 2 - 0.3)
+    assert push_yaw(np.array((1.0, 0.0)), 0.0, 0.5) == pytest.approx(0.5)
+    assert push_yaw(np.array((1.0, 0.0)), 0.0, 2.0) == pytest.approx(2.0 - np.pi)
+    assert push_yaw(np.array((0.0, 1.0)), 0.0, -0.3) == pytest.approx(np.pi / 2 - 0.3)
+
+
+def test_push_yaw_turning_left_goes_counterclockwise_to_the_next_yaw_across():
+    """Turning left, the yaw is the next across the push counterclockwise from the tool's."""
+    for direction, tool_yaw, expected in [((1.0, 0.0), 0.0, 0.0),
+                                          ((0.0, 1.0), 0.0, np.pi / 2),
+                                          ((0.0, -1.0), 0.0, np.pi / 2),
+                                          ((-1.0, -1.0), 0.0, np.pi / 4),
+                                          ((-1.0, 0.2, 0.0), 0.0, 2.9442),
+                                          ((1.0, 0.0), 1.0, np.pi),
+                                          ((1.0, 0.0), -4.0, -np.pi)]:
+        assert push_yaw(np.array(direction), tool_yaw, turn='left') == pytest.approx(
+            expected, abs=1e-4)
+    assert push_yaw(np.array((1.0, 0.0)), 0.0, -0.5, 'left') == pytest.approx(np.pi - 0.5)
+
+
+def test_push_yaw_turning_left_turns_back_only_from_just_past_the_yaw():
+    """A tool up to PUSH_TURN_BACK_RAD past the yaw turns back; further, on to the next."""
+    right = np.array((1.0, 0.0))
+    assert push_yaw(right, PUSH_TURN_BACK_RAD - 0.01, turn='left') == pytest.approx(0.0)
+    assert push_yaw(right, PUSH_TURN_BACK_RAD + 0.01, turn='left') == pytest.approx(np.pi)
+
+
+def test_an_unknown_push_turn_is_refused():
+    """The expert configuration names the push turns it knows."""
+    with pytest.raises(ValueError, match='push_turn must be one of'):
+        ExpertConfig(push_turn='right')
+
+
+def test_the_left_turning_push_expert_turns_counterclockwise_first_and_succeeds(sim):
+    """Where the folded yaw turns the hand clockwise first, turning left goes the other way."""
+    folded_first, left_first = [], []
+    for seed in range(8):
+        sim.reset('push_block', seed)
+        folded_first.append(PushExpert(ExpertConfig(action_space='twist')).act(sim)[5])
+        left = PushExpert(ExpertConfig(action_space='twist', push_turn='left'))
+        left_first.append(left.act(sim)[5])
+        result = run_episode(sim, left, 'push_block', seed, include_images=False,
+                             action_space='twist')
+        assert result.success, seed
+    assert min(folded_first) < -1.5  # some scenes turn clockwise, folded
+    # Turning left, clockwise only back from at most PUSH_TURN_BACK_RAD past (10 Hz).
+    assert min(left_first) >= -10.0 * PUSH_TURN_BACK_RAD - 1e-3
 
 
 def test_push_expert_turns_to_its_yaw_offset(sim):
@@ -120,10 +164,13 @@ def test_push_expert_turns_to_its_yaw_offset(sim):
     expert = PushExpert(yaw_offset_rad=0.6)
     target = expert.target_yaw(sim)
     assert np.angle(np.exp(2j * (target - across - 0.6))) == pytest.approx(0.0, abs=1e-6)
-    for _ in range(10):  # turned within 3 steps; later it re-approaches from a new side
+    # Turned within 15 steps (under a half turn at 2 rad/s); later it re-approaches.
+    for _ in range(15):
         apply_action(sim, expert.act(sim), 0.1)
-    rotation = sim.tcp_rotation()
-    settled = np.arctan2(rotation[1, 0], rotation[0, 0])
+        rotation = sim.tcp_rotation()
+        settled = np.arctan2(rotation[1, 0], rotation[0, 0])
+        if abs(np.angle(np.exp(1j * (settled - target)))) < 0.03:
+            break
     assert np.angle(np.exp(1j * (settled - target))) == pytest.approx(0.0, abs=0.03)
 
 
