@@ -68,8 +68,8 @@ def add_arguments(parser):
     add_demonstration_arguments(parser)
     parser.add_argument('--push-turn', choices=PUSH_TURNS, default=ExpertConfig.push_turn,
                         help='how the push expert turns its fingers across the push: to the '
-                        'yaw in [-pi/2, pi/2) (the shipped data), or counterclockwise to the '
-                        'next (docs/sim.md)')
+                        'yaw in [-pi/2, pi/2) (training stages 1-12), or counterclockwise '
+                        'to the next (docs/sim.md)')
     parser.add_argument('--localization', action='store_true',
                         help='write one-timestep start scenes labelled with the offset from '
                         'the tool to the instructed object (x5, m), --episodes per task, '
