@@ -690,6 +690,8 @@ class PushExpert(ScriptedExpert):
     goal_tolerance_m = 0.01
     # Height above the block's top at which the hand may move across it.
     block_clearance_m = 0.02
+    # A labelled hand this close above the push height counts as down, pushing.
+    down_margin_m = 0.01
 
     def __init__(self, config: ExpertConfig = ExpertConfig(), yaw_offset_rad: float = 0.0,
                  retreats: bool = True):
@@ -786,7 +788,7 @@ class PushExpert(ScriptedExpert):
             return self._phase
         if lateral > self.max_lateral_offset_m or along >= 0.0:
             return 'retreat'
-        if (tcp[2] < self.push_height_m + 0.01
+        if (tcp[2] < self.push_height_m + self.down_margin_m
                 and along > -(self.behind_m - self.config.tolerance_m)):
             # Push on at the yaw the hand has: turning it against the block would sweep it.
             self._yaw_rad = rotation_yaw(sim.tcp_rotation())
