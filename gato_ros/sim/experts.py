@@ -46,6 +46,20 @@ def check_action_space(action_space: str) -> None:
         raise ValueError(f'action_space must be one of {ACTION_SPACES}, got {action_space!r}')
 
 
+def check_push_turn(push_turn: str) -> None:
+    """Refuse an unknown push turn.
+
+    Args:
+        push_turn: the name to check.
+
+    Raises:
+        ValueError: if it is not one of :data:`PUSH_TURNS`.
+
+    """
+    if push_turn not in PUSH_TURNS:
+        raise ValueError(f'push_turn must be one of {PUSH_TURNS}, got {push_turn!r}')
+
+
 def max_arm_deltas(arm, control_period_s: float) -> np.ndarray:
     """Return the largest delta each arm joint (gripper excluded) can move in one period.
 
@@ -160,8 +174,7 @@ class ExpertConfig:
 
         """
         check_action_space(self.action_space)
-        if self.push_turn not in PUSH_TURNS:
-            raise ValueError(f'push_turn must be one of {PUSH_TURNS}, got {self.push_turn!r}')
+        check_push_turn(self.push_turn)
 
 
 def top_down_rotation(yaw_rad: float) -> np.ndarray:
@@ -659,7 +672,11 @@ def push_yaw(direction, tool_yaw_rad: float, offset_rad: float = 0.0,
         Yaw in rad: the tool x axis along the direction (turned by offset_rad), so the
         fingers, which close along the tool y axis, sit side by side across it.
 
+    Raises:
+        ValueError: on an unknown turn.
+
     """
+    check_push_turn(turn)
     across = np.arctan2(direction[1], direction[0]) + offset_rad
     if turn == 'folded':
         return float(np.mod(across + np.pi / 2, np.pi) - np.pi / 2)

@@ -136,9 +136,11 @@ def test_push_yaw_turning_left_turns_back_only_from_just_past_the_yaw():
 
 
 def test_an_unknown_push_turn_is_refused():
-    """The expert configuration names the push turns it knows."""
+    """The expert configuration and push_yaw name the push turns they know."""
     with pytest.raises(ValueError, match='push_turn must be one of'):
         ExpertConfig(push_turn='right')
+    with pytest.raises(ValueError, match='push_turn must be one of'):
+        push_yaw(np.array((1.0, 0.0)), 0.0, turn='right')
 
 
 def test_the_left_turning_push_expert_turns_counterclockwise_first_and_succeeds(sim):
