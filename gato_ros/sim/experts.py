@@ -30,6 +30,9 @@ ACTION_SPACES = ('joint', 'twist')
 # How the push expert picks between the two yaws that put its fingers across the push (see
 # push_yaw): 'folded' the one in [-pi/2, pi/2), 'left' the next counterclockwise.
 PUSH_TURNS = ('folded', 'left')
+# What a waypoint does in a grasp-and-place plan: hover over the next one, descend onto the
+# block, close on it, lift it, lower it onto its place, release it, rise from it.
+WAYPOINT_STAGES = ('hover', 'descend', 'close', 'lift', 'lower', 'release', 'rise')
 
 
 def check_action_space(action_space: str) -> None:
@@ -436,6 +439,9 @@ class Waypoint:
 
     When carried names a body, position_m is where that body should go, and the tool target
     is shifted by the body's offset from the tool (corrects for where the fingers hold it).
+    stage (one of :data:`WAYPOINT_STAGES`, or None) says what the waypoint does with the block
+    named by body, so a hand the expert did not move itself can be placed in the plan
+    (:meth:`WaypointExpert.follow_state`).
     """
 
     position_m: np.ndarray
@@ -444,14 +450,34 @@ class Waypoint:
     tolerance_m: float
     settle_steps: int = 0
     carried: str = None
+    stage: str = None
+    body: str = None
 
 
 class WaypointExpert(ScriptedExpert):
-    """An expert that visits waypoints planned once at the start of the episode.
+    """An expert that visits waypoints planned at the start of the episode.
 
     A waypoint is done when the tool has been within tolerance for settle_steps more steps
-    (or after the timeout); after the last one the tool holds its pose.
+    (or after the timeout); after the last one the tool holds its pose. A hand the expert did
+    not move itself (a policy's, labelled in DAgger) rarely meets the tolerances, and labels
+    that kept asking for a waypoint it had passed told it to go back (up to the hover point
+    from a lifted block): :meth:`follow_state` first moves the plan on to the waypoint that
+    fits the hand and the block, or plans again where the block is not where the plan has it.
     """
+
+    # A hand below a hover waypoint and inside this cone around the line down to the next
+    # waypoint (horizontal metres per metre of height above it, plus the tolerance) is past it.
+    descent_cone_slope = 0.5
+    # A block this close to the tool centre point (m) is between the fingers; it is gripped
+    # when the fingers are also closed to under grip_opening_m (one finger, m; open is 0.04,
+    # closed on a block about 0.014), and held when gripped and raised_m above its rest.
+    grip_distance_m = 0.025
+    grip_opening_m = 0.03
+    raised_m = 0.01
+    # A held block this far sideways from the lift waypoint (m) is being carried on.
+    lift_departure_m = 0.02
+    # A released block this close to its place, sideways (m), has been put down there.
+    place_tolerance_m = 0.03
 
     def plan(self, sim) -> list:
         """Return the episode's waypoints.
@@ -470,7 +496,13 @@ class WaypointExpert(ScriptedExpert):
 
         """
         self._waypoints = self.plan(sim)
-        self._index = 0
+        self._rest_heights = {waypoint.body: sim.body_position(waypoint.body)[2]
+                              for waypoint in self._waypoints if waypoint.body}
+        self._move_to_waypoint(0)
+
+    def _move_to_waypoint(self, index: int) -> None:
+        """Make waypoint index the current one and restart its step counts."""
+        self._index = index
         self._steps_in_waypoint = 0
         self._steps_within_tolerance = 0
 
@@ -499,6 +531,7 @@ class WaypointExpert(ScriptedExpert):
             sim: the ArmSim to act in.
 
         """
+        self.follow_state(sim)
         waypoint = self._waypoints[self._index]
         target = self._tool_target(sim, waypoint)
         if np.linalg.norm(target - sim.tcp_position()) < waypoint.tolerance_m:
@@ -507,12 +540,85 @@ class WaypointExpert(ScriptedExpert):
         done = (self._steps_within_tolerance > waypoint.settle_steps
                 or self._steps_in_waypoint > self.config.waypoint_timeout_steps)
         if done and self._index < len(self._waypoints) - 1:
-            self._index += 1
-            self._steps_in_waypoint = 0
-            self._steps_within_tolerance = 0
+            self._move_to_waypoint(self._index + 1)
             waypoint = self._waypoints[self._index]
             target = self._tool_target(sim, waypoint)
         return self.move(sim, target, waypoint.yaw_rad, waypoint.gripper)
+
+    def follow_state(self, sim) -> None:
+        """Move the plan on past the waypoints the hand and block have done, or plan again.
+
+        Past a hover point: a hand below it inside the descent cone of the next waypoint.
+        Past descending and closing onto the block: the block held. Past the lift: the held
+        block carried sideways. Past lowering it: the block let go at its place; past
+        releasing it: that, with the hand above the release point. The expert plans again
+        when a closed hand has lost its block, or before the grasp when the block is no
+        longer where the plan grasps it. Driving alone the expert meets its waypoints before
+        any of these, so its own episodes do not change.
+
+        Args:
+            sim: the ArmSim of the ongoing episode.
+
+        """
+        self._skip_done_waypoints(sim)
+        if self._block_lost(sim, self._waypoints[self._index]):
+            self.start(sim)
+            self._skip_done_waypoints(sim)
+
+    def _skip_done_waypoints(self, sim) -> None:
+        """Move on while the hand and block as they are have done the current waypoint."""
+        while (self._index < len(self._waypoints) - 1
+               and self._done_by_state(sim, self._index)):
+            self._move_to_waypoint(self._index + 1)
+
+    def _done_by_state(self, sim, index: int) -> bool:
+        """Return whether the hand and block as they are have done waypoint index."""
+        waypoint = self._waypoints[index]
+        if waypoint.stage == 'hover':
+            return self._in_descent_cone(sim, waypoint, self._waypoints[index + 1])
+        if waypoint.stage in ('descend', 'close'):
+            return self._holds(sim, waypoint.body)
+        if waypoint.stage == 'lift':
+            sideways = _horizontal_distance(sim.tcp_position(), waypoint.position_m)
+            return self._holds(sim, waypoint.body) and sideways > self.lift_departure_m
+        placed = (waypoint.stage in ('lower', 'release') and not self._grips(sim, waypoint.body)
+                  and _horizontal_distance(sim.body_position(waypoint.body),
+                                           waypoint.position_m) < self.place_tolerance_m)
+        if waypoint.stage == 'release':
+            return placed and sim.tcp_position()[2] > (self._tool_target(sim, waypoint)[2]
+                                                       + waypoint.tolerance_m)
+        return placed
+
+    def _in_descent_cone(self, sim, hover: Waypoint, below: Waypoint) -> bool:
+        """Return whether the hand is under a hover point, on its way down to the next one."""
+        tcp = sim.tcp_position()
+        end = self._tool_target(sim, below)
+        height_m = tcp[2] - end[2]
+        return (tcp[2] < self._tool_target(sim, hover)[2] - hover.tolerance_m
+                and _horizontal_distance(tcp, end)
+                <= hover.tolerance_m + self.descent_cone_slope * max(height_m, 0.0))
+
+    def _block_lost(self, sim, waypoint: Waypoint) -> bool:
+        """Return whether the block is not where the waypoint needs it (then plan again)."""
+        if waypoint.body is None or waypoint.stage in ('release', 'rise'):
+            return False
+        block = sim.body_position(waypoint.body)
+        if waypoint.gripper == GRIPPER_CLOSED:
+            return np.linalg.norm(block - sim.tcp_position()) > self.grip_distance_m
+        grasp = next(w.position_m for w in self._waypoints
+                     if w.stage == 'descend' and w.body == waypoint.body)
+        return _horizontal_distance(block, grasp) > waypoint.tolerance_m
+
+    def _grips(self, sim, body: str) -> bool:
+        """Return whether the fingers are closed on the block."""
+        return (np.linalg.norm(sim.body_position(body) - sim.tcp_position())
+                < self.grip_distance_m
+                and sim.joint_positions()[-1] < self.grip_opening_m)
+
+    def _holds(self, sim, body: str) -> bool:
+        """Return whether the block is gripped and raised off where it rested."""
+        return (self._grips(sim, body)
+                and sim.body_position(body)[2] > self._rest_heights[body] + self.raised_m)
 
     @staticmethod
     def _tool_target(sim, waypoint: Waypoint) -> np.ndarray:
@@ -534,12 +640,13 @@ class WaypointExpert(ScriptedExpert):
         yaw = grasp_yaw(sim, body)
         above = block + [0.0, 0.0, config.hover_height_m]
         return [
-            Waypoint(above, yaw, GRIPPER_OPEN, config.tolerance_m),
-            Waypoint(block, yaw, GRIPPER_OPEN, config.fine_tolerance_m),
+            Waypoint(above, yaw, GRIPPER_OPEN, config.tolerance_m, stage='hover', body=body),
+            Waypoint(block, yaw, GRIPPER_OPEN, config.fine_tolerance_m, stage='descend',
+                     body=body),
             Waypoint(block, yaw, GRIPPER_CLOSED, config.tolerance_m,
-                     settle_steps=config.gripper_settle_steps),
+                     settle_steps=config.gripper_settle_steps, stage='close', body=body),
             Waypoint(block + [0.0, 0.0, config.lift_height_m], yaw, GRIPPER_CLOSED,
-                     config.tolerance_m),
+                     config.tolerance_m, stage='lift', body=body),
         ]
 
     def place_waypoints(self, body: str, position_m, yaw_rad: float) -> list:
@@ -555,12 +662,15 @@ class WaypointExpert(ScriptedExpert):
         position_m = np.asarray(position_m, float)
         above = position_m + [0.0, 0.0, config.hover_height_m]
         return [
-            Waypoint(above, yaw_rad, GRIPPER_CLOSED, config.tolerance_m, carried=body),
+            Waypoint(above, yaw_rad, GRIPPER_CLOSED, config.tolerance_m, carried=body,
+                     stage='hover', body=body),
             Waypoint(position_m, yaw_rad, GRIPPER_CLOSED, config.fine_tolerance_m,
-                     carried=body),
+                     carried=body, stage='lower', body=body),
             Waypoint(position_m, yaw_rad, GRIPPER_OPEN, config.tolerance_m,
-                     settle_steps=config.gripper_settle_steps, carried=body),
-            Waypoint(above, yaw_rad, GRIPPER_OPEN, config.tolerance_m),
+                     settle_steps=config.gripper_settle_steps, carried=body,
+                     stage='release', body=body),
+            Waypoint(above, yaw_rad, GRIPPER_OPEN, config.tolerance_m, stage='rise',
+                     body=body),
         ]
 
 
@@ -641,7 +751,7 @@ class PressExpert(WaypointExpert):
         press = cap + [0.0, 0.0, PressButton.cap_height_m / 2.0 - PressButton.travel_m]
         return [
             Waypoint(cap + [0.0, 0.0, config.hover_height_m], 0.0, GRIPPER_CLOSED,
-                     config.tolerance_m),
+                     config.tolerance_m, stage='hover'),
             Waypoint(press, 0.0, GRIPPER_CLOSED, config.fine_tolerance_m),
         ]
 
@@ -828,6 +938,11 @@ class PushExpert(ScriptedExpert):
             if lateral > self.max_lateral_offset_m or along > 0.0:
                 return 'retreat'
         return self._phase
+
+
+def _horizontal_distance(a, b) -> float:
+    """Return the distance between two points seen from above (m)."""
+    return float(np.linalg.norm(np.subtract(a, b)[:2]))
 
 
 def _line_offsets(tcp, block, direction):

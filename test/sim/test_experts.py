@@ -2,9 +2,10 @@
 
 from gato_ros.sim.arms import list_arms
 from gato_ros.sim.experts import (action_targets, apply_action, ExpertConfig, grasp_yaw,
-                                  joint_action, make_expert, PUSH_TURN_BACK_RAD, push_yaw,
-                                  PushExpert, rotation_error,
-                                  tool_twist, top_down_rotation, twist_joint_deltas)
+                                  GRIPPER_OPEN, joint_action, LiftExpert, make_expert,
+                                  PickPlaceExpert, PUSH_TURN_BACK_RAD, push_yaw, PushExpert,
+                                  rotation_error, tool_twist, top_down_rotation,
+                                  twist_joint_deltas)
 from gato_ros.sim.rollout import run_episode
 from gato_ros.sim.scene import ArmSim
 from gato_ros.sim.tasks import list_tasks
@@ -259,6 +260,64 @@ def test_push_expert_pushes_with_part_open_fingers_across_the_push(sim):
     assert abs(finger_axis @ moved) / np.linalg.norm(moved) < 0.3
     opening = sim.joint_positions()[-1] / sim.arm.upper_limits[-1]
     assert opening == pytest.approx(expert.push_opening, abs=0.05)
+
+
+TWIST = ExpertConfig(action_space='twist')
+
+
+def _drive_and_label(sim, task, driver, seed, steps=60):
+    """Return (tool position, block position, label) per step of ``driver``'s episode.
+
+    A fresh twist expert of the task labels every state, as in a DAgger round.
+    """
+    sim.reset(task, seed)
+    labeller = make_expert(task, TWIST)
+    rows = []
+    while len(rows) < steps and not sim.success():
+        body = 'block_top' if task == 'stack_blocks' else 'block'
+        rows.append((sim.tcp_position().copy(), sim.body_position(body).copy(),
+                     labeller.act(sim)))
+        apply_action(sim, driver.act(sim), 0.1)
+    return rows
+
+
+def test_waypoint_expert_labels_a_hand_that_skipped_its_hover_point_down(sim):
+    """A hand that hovers lower than the labeller would is told to go on down, not back up."""
+    low_hover = LiftExpert(ExpertConfig(hover_height_m=0.05))
+    rows = _drive_and_label(sim, 'lift_block', low_hover, 0, steps=40)
+    above = [label for tcp, block, label in rows if 0.015 < tcp[2] - block[2] < 0.085]
+    assert len(above) >= 2
+    assert all(label[2] < -0.02 for label in above)
+
+
+def test_waypoint_expert_labels_a_block_carried_low_on_towards_the_tray(sim):
+    """A hand carrying the block off at a lower lift is told to carry it on to the tray."""
+    low_lift = PickPlaceExpert(ExpertConfig(lift_height_m=0.06))
+    sim.reset('pick_place', 1)
+    tray = sim.body_position('tray')
+    rows = _drive_and_label(sim, 'pick_place', low_lift, 1)
+    carried = [(tcp, label) for tcp, block, label in rows
+               if block[2] > 0.05 and np.linalg.norm(tcp[:2] - rows[0][1][:2]) > 0.04
+               and np.linalg.norm(tcp[:2] - tray[:2]) > 0.05]
+    assert len(carried) >= 2
+    for tcp, label in carried:
+        to_tray = (tray - tcp)[:2] / np.linalg.norm((tray - tcp)[:2])
+        assert label[:2] @ to_tray > 0.8 * np.linalg.norm(label[:2])
+
+
+def test_waypoint_expert_grasps_again_a_block_no_longer_in_the_hand(sim):
+    """A block taken from the hand mid-lift is grasped again where it now lies."""
+    sim.reset('lift_block', 2)
+    expert = make_expert('lift_block', TWIST)
+    while sim.body_position('block')[2] < 0.06:
+        apply_action(sim, joint_action(sim, expert.act(sim), 'twist'), 0.1)
+    elsewhere = sim.body_position('block')[:2] + [0.1, 0.0]
+    sim.set_free_body_pose('block', np.append(elsewhere, 0.02), 0.0)
+    sim.step(0.3)
+    label = expert.act(sim)
+    to_block = elsewhere - sim.tcp_position()[:2]
+    assert label[-1] == GRIPPER_OPEN
+    assert label[:2] @ to_block > 0.8 * np.linalg.norm(label[:2]) * np.linalg.norm(to_block)
 
 
 @pytest.mark.parametrize('task', list_tasks())
