@@ -453,6 +453,17 @@ class Waypoint:
     stage: str = None
     body: str = None
 
+    def __post_init__(self):
+        """Check the stage.
+
+        Raises:
+            ValueError: if stage is neither None nor one of :data:`WAYPOINT_STAGES`.
+
+        """
+        if self.stage is not None and self.stage not in WAYPOINT_STAGES:
+            raise ValueError(f'unknown waypoint stage {self.stage!r}; expected one of '
+                             f'{WAYPOINT_STAGES} or None')
+
 
 class WaypointExpert(ScriptedExpert):
     """An expert that visits waypoints planned at the start of the episode.

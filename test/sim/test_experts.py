@@ -5,7 +5,7 @@ from gato_ros.sim.experts import (action_targets, apply_action, ExpertConfig, gr
                                   GRIPPER_OPEN, joint_action, LiftExpert, make_expert,
                                   PickPlaceExpert, PUSH_TURN_BACK_RAD, push_yaw, PushExpert,
                                   rotation_error, tool_twist, top_down_rotation,
-                                  twist_joint_deltas)
+                                  twist_joint_deltas, Waypoint)
 from gato_ros.sim.rollout import run_episode
 from gato_ros.sim.scene import ArmSim
 from gato_ros.sim.tasks import list_tasks
@@ -279,6 +279,12 @@ def _drive_and_label(sim, task, driver, seed, steps=60):
                      labeller.act(sim)))
         apply_action(sim, driver.act(sim), 0.1)
     return rows
+
+
+def test_waypoint_refuses_an_unknown_stage():
+    """A stage name outside WAYPOINT_STAGES is refused, naming the known ones."""
+    with pytest.raises(ValueError, match='hover'):
+        Waypoint(np.zeros(3), 0.0, GRIPPER_OPEN, 0.01, stage='hovering')
 
 
 def test_waypoint_expert_labels_a_hand_that_skipped_its_hover_point_down(sim):
