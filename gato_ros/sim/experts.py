@@ -45,8 +45,7 @@ def check_action_space(action_space: str) -> None:
         ValueError: if it is not one of :data:`ACTION_SPACES`.
 
     """
-    if action_space not in ACTION_SPACES:
-        raise ValueError(f'action_space must be one of {ACTION_SPACES}, got {action_space!r}')
+    _check_choice('action_space', action_space, ACTION_SPACES)
 
 
 def check_push_turn(push_turn: str) -> None:
@@ -59,8 +58,13 @@ def check_push_turn(push_turn: str) -> None:
         ValueError: if it is not one of :data:`PUSH_TURNS`.
 
     """
-    if push_turn not in PUSH_TURNS:
-        raise ValueError(f'push_turn must be one of {PUSH_TURNS}, got {push_turn!r}')
+    _check_choice('push_turn', push_turn, PUSH_TURNS)
+
+
+def _check_choice(name: str, value, choices: tuple) -> None:
+    """Raise ValueError naming the choices when value is not one of them."""
+    if value not in choices:
+        raise ValueError(f'{name} must be one of {choices}, got {value!r}')
 
 
 def max_arm_deltas(arm, control_period_s: float) -> np.ndarray:
@@ -460,9 +464,7 @@ class Waypoint:
             ValueError: if stage is neither None nor one of :data:`WAYPOINT_STAGES`.
 
         """
-        if self.stage is not None and self.stage not in WAYPOINT_STAGES:
-            raise ValueError(f'unknown waypoint stage {self.stage!r}; expected one of '
-                             f'{WAYPOINT_STAGES} or None')
+        _check_choice('stage', self.stage, WAYPOINT_STAGES + (None,))
 
 
 class WaypointExpert(ScriptedExpert):

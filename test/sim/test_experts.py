@@ -272,9 +272,9 @@ def _drive_and_label(sim, task, driver, seed, steps=60):
     """
     sim.reset(task, seed)
     labeller = make_expert(task, TWIST)
+    body = 'block_top' if task == 'stack_blocks' else 'block'
     rows = []
     while len(rows) < steps and not sim.success():
-        body = 'block_top' if task == 'stack_blocks' else 'block'
         rows.append((sim.tcp_position().copy(), sim.body_position(body).copy(),
                      labeller.act(sim)))
         apply_action(sim, driver.act(sim), 0.1)
