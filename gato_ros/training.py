@@ -16,7 +16,8 @@ Batches mix tasks, observation and action shapes: sequences are right-padded (se
 real tokens and the loss mask ignores it. Loss: next-token cross-entropy on text and action
 tokens. Optimizer: AdamW (betas 0.9/0.95, decoupled weight decay on matrices only), linear
 warmup then cosine decay to ``min_learning_rate_ratio`` of the peak, gradient clipping,
-gradient accumulation over ``grad_accum_steps`` micro-batches.
+gradient accumulation over ``grad_accum_steps`` micro-batches, and optionally an exponential
+moving average of the weights (``ema_decay``), which is then what is validated and saved.
 
 Training runs through Hugging Face Accelerate: a plain call is one process (CPU or one
 GPU); the same code trains data-parallel on several GPUs or nodes when the program is started
@@ -28,7 +29,8 @@ are averaged across processes once per optimizer step. The validation batches ar
 for any number of processes; each process evaluates its share and the sums are added.
 
 The output directory is a policy checkpoint (see :mod:`gato_ros.policy`) plus
-``training_state/`` (optimizer tensors and every process's RNG states in safetensors, step
+``training_state/`` (optimizer tensors, every process's RNG states and, with averaging, the
+weights and their average in safetensors, step
 and the rest in JSON: nothing pickled) to resume, and ``train_summary.json`` (losses,
 throughput of all processes). Only the main process writes them. A run resumed with the same
 number of processes continues exactly; with another number, each process starts a fresh data
@@ -36,7 +38,7 @@ stream seeded with ``(seed + process_index, step)``.
 """
 
 import contextlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 import functools
 import json
 import math
@@ -57,6 +59,7 @@ from gato_ros.tokenizer import (concatenate_sequences, timestep_token_count, tok
 import numpy as np
 from safetensors.torch import load_file
 import torch
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
 STATE_DIR = 'training_state'
@@ -72,7 +75,7 @@ MIXED_PRECISIONS = ('no', 'bf16', 'fp16')
 RESUMED_OPTIONS = ('batch_size', 'grad_accum_steps', 'weight_decay', 'adam_betas',
                    'grad_clip_norm', 'prompt_probability', 'prompt_max_tokens', 'val_fraction',
                    'val_batches', 'seed', 'normalize_by', 'action_input_noise_bins',
-                   'init_checkpoint', 'init_weights_only')
+                   'init_checkpoint', 'init_weights_only', 'ema_decay')
 
 
 @dataclass
@@ -127,6 +130,9 @@ class TrainConfig:
             of ``init_checkpoint``, and fit statistics and task specs on this data (with
             ``normalize_by``): for a checkpoint trained on other outputs, such as the
             object-localization pretraining of ``collect --localization``.
+        ema_decay: keep an exponential moving average of the weights, updated after every
+            optimizer step with this decay (``average = decay * average + (1 - decay) *
+            weights``), and save and validate it instead of the last weights; 0: off.
 
     """
 
@@ -160,6 +166,7 @@ class TrainConfig:
     action_input_noise_bins: float = 0.0
     init_checkpoint: str | None = None
     init_weights_only: bool = False
+    ema_decay: float = 0.0
 
     def __post_init__(self):
         for name in ('batch_size', 'grad_accum_steps', 'val_batches'):
@@ -172,6 +179,8 @@ class TrainConfig:
         for name in ('prompt_probability', 'val_fraction', 'min_learning_rate_ratio'):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f'{name} must be in [0, 1], got {getattr(self, name)}')
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ValueError(f'ema_decay must be in [0, 1), got {self.ema_decay}')
         if not self.learning_rate > 0:
             raise ValueError(f'learning_rate must be positive, got {self.learning_rate}')
         if self.normalize_by not in NORMALIZER_GROUPS:
@@ -516,25 +525,45 @@ def _optimizer_step(accelerator: Accelerator, model, optimizer, step: int,
     return step_loss, tokens
 
 
+def _make_ema(model: GatoModel, config: TrainConfig) -> AveragedModel | None:
+    """Return the moving average of the model's weights, or None when ema_decay is 0."""
+    if config.ema_decay == 0.0:
+        return None
+    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay))
+
+
 def _save(accelerator: Accelerator, config: TrainConfig, checkpoint: Checkpoint, optimizer,
-          step: int, rng: np.random.Generator, history: list) -> None:
-    """Write the checkpoint and the training state from the main process."""
+          step: int, rng: np.random.Generator, history: list,
+          ema: AveragedModel | None) -> None:
+    """Write the checkpoint (the averaged weights, if any) and the training state."""
     # A collective operation: every process calls _save and sends its RNG states.
     rng_states = gather_object([(rng.bit_generator.state, torch.get_rng_state())])
     if accelerator.is_main_process:
         directory = Path(config.output_dir)
-        checkpoint.save(directory)
+        (checkpoint if ema is None else replace(checkpoint, model=ema.module)).save(directory)
         _write_training_state(directory / STATE_DIR, optimizer, accelerator.scaler, step,
-                              rng_states, history, options_as_json(config))
+                              rng_states, history, options_as_json(config),
+                              _ema_tensors(checkpoint.model, ema))
     accelerator.wait_for_everyone()
 
 
+def _ema_tensors(model: GatoModel, ema: AveragedModel | None) -> dict:
+    """Return the average and, as the checkpoint holds the average, the weights to train on."""
+    if ema is None:
+        return {}
+    return {**{f'ema.{name}': value for name, value in ema.state_dict().items()},
+            **{f'weights.{name}': value for name, value in model.state_dict().items()}}
+
+
 def _write_training_state(directory: Path, optimizer: torch.optim.Optimizer, scaler,
-                          step: int, rng_states: list, history: list, options: dict) -> None:
+                          step: int, rng_states: list, history: list, options: dict,
+                          extra: dict) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     state = optimizer.state_dict()
-    tensors = {f'state.{index}.{name}': value.detach().cpu().contiguous()
+    tensors = {f'state.{index}.{name}': value
                for index, entry in state['state'].items() for name, value in entry.items()}
+    tensors = {name: value.detach().cpu().contiguous()
+               for name, value in {**tensors, **extra}.items()}
     tensors['torch_rng_state'] = torch.stack([torch_state for _, torch_state in rng_states])
     write_safetensors(tensors, directory / STATE_TENSORS_FILE)
     # The JSON is written last: a state directory with it is complete.
@@ -564,12 +593,21 @@ def _load_training_state(directory: Path, optimizer: torch.optim.Optimizer,
             [seed + index, step]).bit_generator.state
     state = {}
     for key, value in tensors.items():
-        _, param_index, name = key.split('.', 2)
-        state.setdefault(int(param_index), {})[name] = value
+        if key.startswith('state.'):  # the optimizer's; the rest are RNG and EMA tensors
+            _, param_index, name = key.split('.', 2)
+            state.setdefault(int(param_index), {})[name] = value
     optimizer.load_state_dict({'state': state, 'param_groups': meta['param_groups']})
     if accelerator.scaler is not None and meta.get('grad_scaler'):
         accelerator.scaler.load_state_dict(meta['grad_scaler'])
     return step, list(meta['history'])
+
+
+def _load_ema(directory: Path, model: GatoModel, ema: AveragedModel) -> None:
+    """Load the saved training weights into model and their moving average into ema."""
+    tensors = load_file(directory / STATE_TENSORS_FILE)
+    for module, prefix in ((model, 'weights.'), (ema, 'ema.')):
+        module.load_state_dict({key.removeprefix(prefix): value
+                                for key, value in tensors.items() if key.startswith(prefix)})
 
 
 def cpu_has_native_bf16(capabilities) -> bool:
@@ -654,8 +692,10 @@ def _check_resumed_options(config: TrainConfig) -> None:
     if saved is None:
         return  # a state from before options were saved: nothing to compare with
     asked = options_as_json(config)
-    differing = [f'{name} {asked[name]!r} (saved: {saved.get(name)!r})'
-                 for name in RESUMED_OPTIONS if saved.get(name) != asked[name]]
+    # Options newer than the saved run had their default value in it.
+    saved = {**options_as_json(TrainConfig()), **saved}
+    differing = [f'{name} {asked[name]!r} (saved: {saved[name]!r})'
+                 for name in RESUMED_OPTIONS if saved[name] != asked[name]]
     if differing:
         raise ValueError(f'cannot resume {config.output_dir}: options differ from the saved '
                          f"run's: {', '.join(differing)}; resume with the saved values "
@@ -759,6 +799,9 @@ def train(episodes, config: TrainConfig | None = None) -> Path:
     model, optimizer = accelerator.prepare(checkpoint.model.train(), optimizer)
     # What is saved: the bare model, without a data-parallel wrapper.
     checkpoint.model = accelerator.unwrap_model(model)
+    ema = _make_ema(checkpoint.model, config)
+    if resuming and ema is not None:
+        _load_ema(output_dir / STATE_DIR, checkpoint.model, ema)
 
     bar = tqdm(total=config.max_steps, initial=step, desc='train', unit='step',
                disable=not (config.progress and accelerator.is_main_process))
@@ -766,22 +809,25 @@ def train(episodes, config: TrainConfig | None = None) -> Path:
     while step < config.max_steps:
         step_loss, count = _optimizer_step(accelerator, model, optimizer, step, sampler, rng,
                                            pad_id, config)
+        if ema is not None:
+            ema.update_parameters(checkpoint.model)
         step += 1
         tokens += count
         step_loss = _sum_across(accelerator, [step_loss])[0] / accelerator.num_processes
         record = {'step': step, 'train_loss': step_loss}
         last = step == config.max_steps
         if val_batches and (last or (config.eval_every and step % config.eval_every == 0)):
-            record.update(_evaluate(accelerator, model, val_batches, pad_id))
+            record.update(_evaluate(accelerator, model if ema is None else ema.module,
+                                    val_batches, pad_id))
         history.append(record)
         bar.update(1)
         bar.set_postfix(loss=f'{step_loss:.3f}')
         if not last and config.save_every and step % config.save_every == 0:
-            _save(accelerator, config, checkpoint, optimizer, step, rng, history)
+            _save(accelerator, config, checkpoint, optimizer, step, rng, history, ema)
     bar.close()
     elapsed_s = time.perf_counter() - start_time
     tokens = int(_sum_across(accelerator, [tokens])[0])
-    _save(accelerator, config, checkpoint, optimizer, step, rng, history)
+    _save(accelerator, config, checkpoint, optimizer, step, rng, history, ema)
     if accelerator.is_main_process:
         _write_summary(output_dir, config, accelerator, checkpoint, history, {
             'steps': step, 'start_step': start_step, 'elapsed_s': elapsed_s,

@@ -98,7 +98,9 @@ def test_checkpoint_directory_is_complete_and_pickle_free(tmp_path):
 
 
 def _weights(directory):
-    return load_file(directory / 'model.safetensors')
+    # Copies: the loaded tensors map the file, which a resumed run rewrites.
+    return {name: value.clone() for name, value in
+            load_file(directory / 'model.safetensors').items()}
 
 
 def test_resume_continues_from_the_saved_step(tmp_path):
@@ -122,6 +124,35 @@ def test_resume_continues_from_the_saved_step(tmp_path):
     expected = _weights(straight)
     for name, value in _weights(resumed).items():
         assert torch.allclose(value, expected[name], atol=1e-6), name
+
+
+def test_weight_average_is_what_the_checkpoint_holds(tmp_path):
+    """With ema_decay 0.75 the checkpoint after two steps is 0.75 * step 1 + 0.25 * step 2.
+
+    The weights of each step come from runs without averaging on the same seed and batches.
+    Resumed at step 2, the averaged run goes on training the weights, not their average,
+    and ends where an uninterrupted one does.
+    """
+    episodes = _episodes(seed=6, count=4)
+    schedule = {'lr_decay_steps': 3, 'warmup_steps': 0, 'batch_size': 4}
+    first, second = (_weights(train(episodes, _config(tmp_path / f'plain{steps}',
+                                                      max_steps=steps, **schedule)))
+                     for steps in (1, 2))
+    averaged = _weights(train(episodes, _config(tmp_path / 'ema', max_steps=2,
+                                                ema_decay=0.75, **schedule)))
+    for name, value in averaged.items():
+        assert torch.allclose(value, 0.75 * first[name] + 0.25 * second[name], atol=1e-6)
+        assert not torch.allclose(value, second[name], atol=1e-6), name
+    straight = train(episodes, _config(tmp_path / 'straight', max_steps=3, ema_decay=0.75,
+                                       **schedule))
+    resumed = train(episodes, _config(tmp_path / 'ema', max_steps=3, ema_decay=0.75,
+                                      resume=True, **schedule))
+    expected = _weights(straight)
+    for name, value in _weights(resumed).items():
+        assert torch.allclose(value, expected[name], atol=1e-6), name
+    with pytest.raises(ValueError, match='ema_decay 0.5'):
+        train(episodes, _config(tmp_path / 'ema', max_steps=4, ema_decay=0.5, resume=True,
+                                **schedule))
 
 
 def test_resume_with_other_episodes_or_model_raises(tmp_path):
@@ -355,3 +386,5 @@ def test_bad_inputs_raise(tmp_path):
         TrainConfig(mixed_precision='fp8')
     with pytest.raises(ValueError, match='without an index'):
         TrainConfig(device='cuda:1')
+    with pytest.raises(ValueError, match='ema_decay'):
+        TrainConfig(ema_decay=1.0)

@@ -105,6 +105,10 @@ def add_arguments(parser):
                                         'reads (targets stay clean): against copying the '
                                         'previous action; 0: off',
                                         defaults.action_input_noise_bins))
+    parser.add_argument('--ema-decay', type=float, metavar='DECAY',
+                        help=_kept_help('save and validate an exponential moving average of '
+                                        'the weights with this decay per step; 0: off',
+                                        defaults.ema_decay))
     parser.add_argument('--exclude-tasks', nargs='+', default=[], metavar='TASK',
                         help="hold tasks out: full names ('panda/press_button') or a task of "
                         "every arm ('press_button', its localization scenes too)")
@@ -148,7 +152,7 @@ KEPT_OPTIONS = {'batch_size': 'batch_size', 'grad_accum': 'grad_accum_steps',
                 'prompt_probability': 'prompt_probability', 'eval_every': 'eval_every',
                 'save_every': 'save_every', 'mixed_precision': 'mixed_precision',
                 'normalize_by': 'normalize_by', 'action_input_noise': 'action_input_noise_bins',
-                'seed': 'seed'}
+                'ema_decay': 'ema_decay', 'seed': 'seed'}
 
 
 def kept_options(args):

@@ -41,12 +41,14 @@ def _parse(*options):
 def test_options_become_the_training_settings():
     """Prompting, windows and noise reach TrainConfig; the defaults stay Gato's."""
     config = train_config(_parse('--prompt-probability', '0', '--window-timesteps', '1',
-                                 '--action-input-noise', '25', '--steps', '7'))
+                                 '--action-input-noise', '25', '--steps', '7',
+                                 '--ema-decay', '0.999'))
     assert config.prompt_probability == 0.0
     assert config.model_overrides == {'max_window_timesteps': 1}
     assert config.action_input_noise_bins == 25
-    assert config.max_steps == 7
+    assert config.max_steps == 7 and config.ema_decay == 0.999
     assert train_config(_parse()).prompt_probability == 0.25
+    assert train_config(_parse()).ema_decay == 0.0
 
 
 def test_a_prompt_probability_outside_zero_one_is_refused():
@@ -78,12 +80,12 @@ def test_a_resumed_run_keeps_the_saved_options_not_given(tmp_path):
     """--resume alone takes the saved data options, schedule and precision; given ones win."""
     _saved_run(tmp_path, prompt_probability=0.0, batch_size=2, seed=3,
                action_input_noise_bins=5.0, normalize_by='task', learning_rate=5e-4,
-               warmup_steps=7, mixed_precision='bf16')
+               warmup_steps=7, mixed_precision='bf16', ema_decay=0.9)
     resumed = train_config(_parse('--out', str(tmp_path), '--resume', '--steps', '9'))
     assert (resumed.prompt_probability, resumed.batch_size, resumed.seed) == (0.0, 2, 3)
     assert (resumed.action_input_noise_bins, resumed.normalize_by) == (5.0, 'task')
     assert (resumed.learning_rate, resumed.warmup_steps) == (5e-4, 7)
-    assert resumed.mixed_precision == 'bf16'
+    assert resumed.mixed_precision == 'bf16' and resumed.ema_decay == 0.9
     assert resumed.max_steps == 9 and resumed.init_checkpoint is None
     given = train_config(_parse('--out', str(tmp_path), '--resume', '--seed', '4'))
     assert (given.seed, given.prompt_probability) == (4, 0.0)
