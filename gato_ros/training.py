@@ -50,7 +50,7 @@ from accelerate import Accelerator
 from accelerate.state import AcceleratorState
 from accelerate.utils import DistributedDataParallelKwargs, gather_object, get_int_from_env
 from gato_ros.configuration_gato import GatoConfig
-from gato_ros.data import Episode, Normalizer, NORMALIZER_GROUPS
+from gato_ros.data import Episode, EpisodeSpec, Normalizer, NORMALIZER_GROUPS
 from gato_ros.modeling_gato import collate_sequences, GatoModel, next_token_loss
 from gato_ros.policy import Checkpoint, default_prompt_tokens, write_safetensors
 from gato_ros.text_tokenizer import DEFAULT_MODEL_PATH, TextTokenizer
@@ -125,7 +125,8 @@ class TrainConfig:
             whose statistics group it lacks get theirs fitted on this data), with a fresh
             optimizer and schedule; ``preset``, ``normalize_by`` and
             ``text_model_path`` are then unused and ``model_overrides`` apply on top of its
-            settings. None: a new model.
+            settings. Its tasks keep their observations and action, but may gain image
+            observations (a new camera). None: a new model.
         init_weights_only: take only the weights, model settings and instruction tokenizer
             of ``init_checkpoint``, and fit statistics and task specs on this data (with
             ``normalize_by``): for a checkpoint trained on other outputs, such as the
@@ -393,13 +394,26 @@ def _resumed_checkpoint(resume_dir: Path, config: TrainConfig, specs: dict,
 
 
 def _check_fine_tunable(path: str, base: Checkpoint, specs: dict) -> None:
-    """Raise ValueError unless the base checkpoint's specs fit these tasks."""
+    """Raise ValueError unless the base checkpoint's specs fit these tasks.
+
+    A task may gain cameras (a wrist camera mounted since): images are not standardized, so
+    the base's statistics still give its other tokens their meaning.
+    """
     differing = sorted(task for task, spec in specs.items()
-                       if task in base.specs and base.specs[task].to_dict() != spec.to_dict())
+                       if task in base.specs and not _adds_only_images(base.specs[task], spec))
     if differing:
         raise ValueError(f'cannot fine-tune {path}: the observations or actions of tasks '
-                         f'{differing} differ from its own (--init-weights-from takes only '
-                         'its weights)')
+                         f'{differing} differ from its own other than by added images '
+                         '(--init-weights-from takes only its weights)')
+
+
+def _adds_only_images(base_spec: EpisodeSpec, spec: EpisodeSpec) -> bool:
+    """Return whether spec is base_spec with zero or more image observations added."""
+    added = set(spec.observations) - set(base_spec.observations)
+    return (spec.action == base_spec.action
+            and all(spec.observations.get(key) == value
+                    for key, value in base_spec.observations.items())
+            and all(spec.observations[key].kind == 'image' for key in added))
 
 
 def _split_episodes(episodes: list, val_fraction: float, seed: int) -> tuple:

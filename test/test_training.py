@@ -235,6 +235,34 @@ def test_fine_tuning_fits_statistics_only_for_tasks_the_checkpoint_lacks(tmp_pat
     assert tuned_stats['colour'] == expected
 
 
+def test_fine_tuning_lets_a_task_gain_a_camera_and_nothing_else(tmp_path):
+    """A task of the checkpoint may gain an image (a new camera); other changes are refused."""
+    mirror = [episode for episode in _episodes(seed=7, count=4) if episode.task == 'mirror']
+    base = train(mirror, _config(tmp_path / 'base', max_steps=1))
+    rng = np.random.default_rng(3)
+
+    def changed(observations):
+        return [Episode(observations(e), e.actions, 'mirror', e.instruction, e.success)
+                for e in mirror]
+
+    with_camera = changed(lambda e: {**e.observations, 'image_wrist': rng.integers(
+        0, 255, (len(e), 32, 32, 3), dtype=np.uint8)})
+    tuned = train(with_camera, _config(tmp_path / 'tuned', init_checkpoint=str(base),
+                                       max_steps=1, val_fraction=0.0))
+    base_spec, tuned_spec = (json.loads((out / 'gato_spec.json').read_text())
+                             for out in (base, tuned))
+    assert tuned_spec['normalizer'] == base_spec['normalizer']
+    assert sorted(tuned_spec['tasks']['mirror']['observations']) == ['image_wrist', 'joints']
+    wider = changed(lambda e: {'joints': np.concatenate([e.observations['joints']] * 2, 1)})
+    extra = changed(lambda e: {**e.observations, 'speed': e.observations['joints']})
+    without = changed(lambda e: {'image': rng.integers(0, 255, (len(e), 32, 32, 3),
+                                                       dtype=np.uint8)})
+    for episodes in (wider, extra, without):
+        with pytest.raises(ValueError, match=r"tasks \['mirror'\] differ from its own"):
+            train(episodes, _config(tmp_path / 'refused', init_checkpoint=str(base),
+                                    max_steps=1, val_fraction=0.0))
+
+
 def test_weights_only_initialization_refits_statistics_on_the_new_data(tmp_path):
     """init_weights_only: the skill carries over to data with other statistics and tasks."""
     mirror = [episode for episode in _episodes(seed=7) if episode.task == 'mirror']

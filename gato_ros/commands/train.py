@@ -12,7 +12,8 @@ Episode folders come from ``gato-ros collect`` (simulated experts) or ``gato-ros
 Fine-tuning: ``--init-from CKPT`` starts from a trained checkpoint (its weights, settings,
 statistics and instruction tokenizer; tasks it has no statistics for get theirs fitted on
 ``--data``), e.g. on a lab's own recordings, on DAgger rounds from
-``gato-ros collect --policy-checkpoint``, or with new localization labels.
+``gato-ros collect --policy-checkpoint``, with new localization labels, or with a camera its
+tasks did not have (``collect --wrist-camera``).
 ``--init-weights-from CKPT`` takes only the weights (and settings), fitting statistics on
 ``--data``: BC after the object-localization pretraining of ``gato-ros collect
 --localization`` (docs/training.md, "Vision curriculum").
@@ -116,7 +117,8 @@ def add_arguments(parser):
     init.add_argument('--init-from', default=None, metavar='CKPT',
                       help="fine-tune: start from this checkpoint's weights, settings, "
                       'statistics and instruction tokenizer; new tasks get statistics '
-                      'fitted on --data (--preset and --normalize-by unused)')
+                      'fitted on --data, its tasks may gain cameras (--preset and '
+                      '--normalize-by unused)')
     init.add_argument('--init-weights-from', default=None, metavar='CKPT',
                       help="start from this checkpoint's weights, settings and instruction "
                       'tokenizer, with statistics fitted on --data (--preset unused): after '
