@@ -102,6 +102,19 @@ def check_trigger_key(params):
             'control timer alone')
 
 
+def observed_keys(observation_spec, params):
+    """Return the configured observation keys a checkpoint's task observes, in their order.
+
+    Args:
+        observation_spec: Observation key -> ``gato_ros.data.TensorSpec`` of the task.
+        params: Parameter name -> value of the inference node.
+
+    Returns:
+        list[str]: The keys a control tick gathers; the others are received but not used.
+    """
+    return [key for key in params['observation_keys'] if key in observation_spec]
+
+
 def check_policy(observation_spec, action_dim, params, layout):
     """Check that a checkpoint's task fits the configured sources and robot.
 
@@ -111,15 +124,17 @@ def check_policy(observation_spec, action_dim, params, layout):
         params: Parameter name -> value of the inference node.
         layout: The :class:`ActionLayout` of the robot.
 
+    ``observation_keys`` may name sources the task does not observe (a wrist camera that only
+    other tasks of the checkpoint read); see :func:`observed_keys`.
+
     Raises:
-        ValueError: Naming the mismatching cameras/joint sources, joints key or action size.
+        ValueError: Naming the missing cameras/joint sources, joints key or action size.
     """
     configured, expected = set(params['observation_keys']), set(observation_spec)
-    if configured != expected:
+    if not expected <= configured:
         raise ValueError(
             f'the checkpoint observes {sorted(expected)} but observation_keys is '
-            f'{sorted(configured)}: missing {sorted(expected - configured)}, extra '
-            f'{sorted(configured - expected)}')
+            f'{sorted(configured)}: missing {sorted(expected - configured)}')
     if action_dim != layout.action_dim:
         arm = (f'{len(layout.joint_names)} joints {list(layout.joint_names)}'
                if layout.mode == 'trajectory' else 'a 6-D twist')

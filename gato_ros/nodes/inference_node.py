@@ -5,7 +5,8 @@ Lifecycle:
 * ``configure`` loads ``checkpoint_path`` (``GatoPolicy.from_pretrained``), the optional
   ``prompt_path`` episode, resets the policy to ``task``/``instruction`` and checks the
   checkpoint against ``observation_keys``, the joints and the gripper (failing with a message
-  naming the mismatch); it subscribes ``observations/<key>`` per key and advertises commands;
+  naming the mismatch); it subscribes ``observations/<key>`` per key and advertises commands
+  (a key the task does not observe, such as a camera only other tasks read, is not used);
 * ``activate`` starts the control timer at ``control_rate_hz`` (node clock: sim time aware);
   with ``trigger_observation_key`` set (the camera), each new observation of that key starts
   a step, at most about once per period, and the timer steps only when those are late (see
@@ -13,8 +14,8 @@ Lifecycle:
 * ``deactivate`` stops it and commands a hold at the measured position (zero twist in servo
   mode); ``cleanup`` frees the model. ``autostart`` configures and activates at start-up.
 
-Each control step takes the newest observation of every key (none older than
-``max_obs_age_s``), runs ``select_action``, maps the action (see
+Each control step takes the newest observation of every key the task observes (none older
+than ``max_obs_age_s``), runs ``select_action``, maps the action (see
 :mod:`gato_ros.nodes.action_mapping`: joint deltas, target = measured + delta), passes the
 targets through :class:`gato_ros.nodes.safety.SafetyFilter` and publishes a
 ``JointTrajectory`` (``trajectory`` mode) or ``TwistStamped`` (``servo`` mode), plus a gripper
@@ -41,7 +42,8 @@ from gato_ros.nodes.baseline_policies import (
     POLICY_SOURCES, random_action_bounds, RandomPolicy, TopicActionPolicy)
 from gato_ros.nodes.control_stats import ControlStats
 from gato_ros.nodes.inference_config import (
-    action_layout, check_policy, check_trigger_key, command_topic, safety_config)
+    action_layout, check_policy, check_trigger_key, command_topic, observed_keys,
+    safety_config)
 from gato_ros.nodes.observation import OBSERVATION_QOS, observation_topic
 from gato_ros.nodes.observation_buffer import joint_positions, ObservationBuffer
 from gato_ros.nodes.parameters import declare_parameters, parameter_values, ParameterSpec
@@ -253,15 +255,25 @@ class InferenceNode(LifecycleNode):
         prompt = load_prompt(params['prompt_path']) if params['prompt_path'] else None
         policy.reset(task=params['task'] or None, instruction=params['instruction'] or None,
                      prompt=prompt)
+        gathered = params['observation_keys']
         if isinstance(policy, GatoPolicy):
             check_policy(policy.observation_spec, policy.action_dim, params, layout)
+            gathered = observed_keys(policy.observation_spec, params)
+            self._log_unobserved(params, gathered)
         check_trigger_key(params)
         self._params, self._layout, self._safety, self._policy = params, layout, safety, policy
         self._prompt, self._instruction = prompt, params['instruction']
         self._enabled = params['motion_enabled']
-        self._buffer = ObservationBuffer(params['observation_keys'])
+        self._buffer = ObservationBuffer(gathered)
         self._episode_step, self._last_error = 0, ''
         self._create_interfaces(params)
+
+    def _log_unobserved(self, params, gathered):
+        unobserved = [key for key in params['observation_keys'] if key not in gathered]
+        if unobserved:
+            self.get_logger().info(
+                f"task {params['task'] or '(default)'!r} does not observe {unobserved}: "
+                'received, not used')
 
     def _make_policy(self, params, layout):
         source = params['policy_source']

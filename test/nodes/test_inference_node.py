@@ -158,6 +158,19 @@ def test_configure_failure_names_the_problem(context, tiny_checkpoint, overrides
         harness.close()
 
 
+def test_a_camera_the_task_does_not_observe_is_not_waited_for(context, tiny_checkpoint):
+    """observation_keys may name a camera only other tasks read: commands flow without it."""
+    harness = Harness(context, checkpoint_path=str(tiny_checkpoint), autostart=True,
+                      controller_name='itest_wrist',
+                      observation_keys=['image', 'image_wrist', 'joints'])
+    try:
+        harness.listen(JointTrajectory, '/itest_wrist/joint_trajectory')
+        assert harness.run(lambda: bool(harness.received))
+        assert 'image_wrist' not in harness.node.status.last_error
+    finally:
+        harness.close()
+
+
 @pytest.mark.parametrize('feed, message', [
     ({'joint_names': ['panda_joint1'] + JOINTS[2:] + ['panda_joint2x']},
      "lacks the positions of \\['panda_joint2'\\]"),
