@@ -107,6 +107,9 @@ def _add_wrist_camera(params):
         'key': WRIST_IMAGE_KEY, 'image_topic': WRIST_IMAGE_TOPIC}}
     params['inference_node']['ros__parameters']['observation_keys'] = [
         'image', WRIST_IMAGE_KEY, 'joints']
+    # mujoco_arm publishes the wrist frame right after the scene frame of the same instant:
+    # stepping on the scene frame would pair it with the wrist frame of one period before.
+    params['inference_node']['ros__parameters']['trigger_observation_key'] = WRIST_IMAGE_KEY
 
 
 def _use_twists(params, control_rate_hz):

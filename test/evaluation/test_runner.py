@@ -163,22 +163,26 @@ def test_a_wrist_camera_checkpoint_gets_both_cameras_through_the_graph(tmp_path)
     """A checkpoint that observes image_wrist: the graph adds the wrist camera and observer.
 
     The inference node commands only while every observation it reads is fresh, so commands
-    prove that the wrist images reach it.
+    in reach_target prove that the wrist images reach it; press_button, trained without the
+    wrist camera, runs in the same graph and leaves them unused.
     """
-    collect_demonstrations(DemoConfig(arm='panda', tasks=('reach_target',), episodes_per_task=1,
-                                      wrist_camera=True), tmp_path / 'demo', progress=False)
+    for task, wrist in (('reach_target', True), ('press_button', False)):
+        collect_demonstrations(DemoConfig(arm='panda', tasks=(task,), episodes_per_task=1,
+                                          wrist_camera=wrist), tmp_path / 'demo',
+                               progress=False)
     checkpoint = train(load_dataset(tmp_path / 'demo'), TrainConfig(
         output_dir=str(tmp_path / 'ckpt'), preset='gato-test', max_steps=1, val_fraction=0.0,
         eval_every=0, progress=False))
     assert checkpoint_reads_wrist_image(checkpoint, ['panda/reach_target'])
-    assert not checkpoint_reads_wrist_image(DEMO_CHECKPOINT, checkpoint_tasks(DEMO_CHECKPOINT))
-    config = EvalConfig(arm='panda', tasks=('reach_target',), episodes=1,
+    assert not checkpoint_reads_wrist_image(checkpoint, ['panda/press_button'])
+    config = EvalConfig(arm='panda', tasks=('reach_target', 'press_button'), episodes=1,
                         checkpoint_path=str(checkpoint), out_dir=str(tmp_path / 'eval'))
     report, _ = evaluate(config, progress=lambda line: None)
-    assert report['episodes'][0]['commands'] > 10
+    assert [episode['commands'] > 10 for episode in report['episodes']] == [True, True]
     params = yaml.safe_load((tmp_path / 'eval' / 'logs' / 'graph_params.yaml').read_text())
     assert params['image_observer_wrist']['ros__parameters']['key'] == 'image_wrist'
     assert params['mujoco_arm']['ros__parameters']['wrist_image_topic'] == (
         params['image_observer_wrist']['ros__parameters']['image_topic'])
-    assert params['inference_node']['ros__parameters']['observation_keys'] == [
-        'image', 'image_wrist', 'joints']
+    agent = params['inference_node']['ros__parameters']
+    assert agent['observation_keys'] == ['image', 'image_wrist', 'joints']
+    assert agent['trigger_observation_key'] == 'image_wrist'
