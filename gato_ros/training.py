@@ -30,11 +30,11 @@ for any number of processes; each process evaluates its share and the sums are a
 
 The output directory is a policy checkpoint (see :mod:`gato_ros.policy`) plus
 ``training_state/`` (optimizer tensors, every process's RNG states and, with averaging, the
-weights and their average in safetensors, step
-and the rest in JSON: nothing pickled) to resume, and ``train_summary.json`` (losses,
-throughput of all processes). Only the main process writes them. A run resumed with the same
-number of processes continues exactly; with another number, each process starts a fresh data
-stream seeded with ``(seed + process_index, step)``.
+weights and their average in safetensors, step and the rest in JSON: nothing pickled) to
+resume, and ``train_summary.json`` (losses, throughput of all processes). Only the main
+process writes them. A run resumed with the same number of processes continues exactly; with
+another number, each process starts a fresh data stream seeded with
+``(seed + process_index, step)``.
 """
 
 import contextlib
