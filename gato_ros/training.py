@@ -591,6 +591,7 @@ def _write_training_state(directory: Path, optimizer: torch.optim.Optimizer, sca
 def _load_training_state(directory: Path, optimizer: torch.optim.Optimizer,
                          accelerator: Accelerator, rng: np.random.Generator,
                          seed: int) -> tuple:
+    """Restore the optimizer and RNG states; return step, history and the saved tensors."""
     meta = json.loads((directory / STATE_JSON_FILE).read_text())
     tensors = load_file(directory / STATE_TENSORS_FILE)
     step, index = int(meta['step']), accelerator.process_index
@@ -613,12 +614,11 @@ def _load_training_state(directory: Path, optimizer: torch.optim.Optimizer,
     optimizer.load_state_dict({'state': state, 'param_groups': meta['param_groups']})
     if accelerator.scaler is not None and meta.get('grad_scaler'):
         accelerator.scaler.load_state_dict(meta['grad_scaler'])
-    return step, list(meta['history'])
+    return step, list(meta['history']), tensors
 
 
-def _load_ema(directory: Path, model: GatoModel, ema: AveragedModel) -> None:
+def _load_ema(tensors: dict, model: GatoModel, ema: AveragedModel) -> None:
     """Load the saved training weights into model and their moving average into ema."""
-    tensors = load_file(directory / STATE_TENSORS_FILE)
     for module, prefix in ((model, 'weights.'), (ema, 'ema.')):
         module.load_state_dict({key.removeprefix(prefix): value
                                 for key, value in tensors.items() if key.startswith(prefix)})
@@ -806,16 +806,16 @@ def train(episodes, config: TrainConfig | None = None) -> Path:
 
     rng = np.random.default_rng(config.seed + accelerator.process_index)
     optimizer = _make_optimizer(checkpoint.model, config)
-    step, history = 0, []
+    step, history, state_tensors = 0, [], {}
     if resuming:
-        step, history = _load_training_state(output_dir / STATE_DIR, optimizer, accelerator,
-                                             rng, config.seed)
+        step, history, state_tensors = _load_training_state(
+            output_dir / STATE_DIR, optimizer, accelerator, rng, config.seed)
     model, optimizer = accelerator.prepare(checkpoint.model.train(), optimizer)
     # What is saved: the bare model, without a data-parallel wrapper.
     checkpoint.model = accelerator.unwrap_model(model)
     ema = _make_ema(checkpoint.model, config)
     if resuming and ema is not None:
-        _load_ema(output_dir / STATE_DIR, checkpoint.model, ema)
+        _load_ema(state_tensors, checkpoint.model, ema)
 
     bar = tqdm(total=config.max_steps, initial=step, desc='train', unit='step',
                disable=not (config.progress and accelerator.is_main_process))
